@@ -20,7 +20,13 @@ def items(n):
 
 
 def test_tally_counts_ties_as_half():
-    assert tally(["win", "tie", "loss", "win"]) == {"win_rate": 0.625, "wins": 2, "losses": 1, "ties": 1, "n": 4}
+    assert tally(["win", "tie", "loss", "win"]) == {
+        "win_rate": 0.625,
+        "wins": 2,
+        "losses": 1,
+        "ties": 1,
+        "n": 4,
+    }
     assert tally([])["win_rate"] is None
 
 
@@ -79,11 +85,16 @@ def test_rewards_give_pass_rates_for_both_models():
     )
     stats = result.summary["rewards"]["contains"]
     assert stats["model"]["pass_rate"] == 1.0 and stats["baseline"]["pass_rate"] == 0.0
-    assert stats["model"]["mean"] == 1.0 and result.records[0]["rewards"]["contains"] == {"model": 1.0, "baseline": 0.0}
+    assert stats["model"]["mean"] == 1.0 and result.records[0]["rewards"]["contains"] == {
+        "model": 1.0,
+        "baseline": 0.0,
+    }
 
 
 def _config(tmp_path, **extra):
-    (tmp_path / "prompts.jsonl").write_text("".join(json.dumps({"prompt": f"q {i}"}) + "\n" for i in range(10)))
+    (tmp_path / "prompts.jsonl").write_text(
+        "".join(json.dumps({"prompt": f"q {i}"}) + "\n" for i in range(10))
+    )
     config = {
         "plugins": ["tests.doubles", "tests.eval_doubles"],
         "prompts": "prompts.jsonl",
@@ -122,13 +133,19 @@ def test_eval_cli_human_output_and_prompts_file(tmp_path):
         build_cli(), ["eval", str(config), "--model", "improved:x", "--prompts", str(other), "-q"]
     )
     assert result.exit_code == 0, result.output
-    assert "win rate:" in result.output and "model shown second" in result.output and "2 prompts" in result.output
+    assert (
+        "win rate:" in result.output
+        and "model shown second" in result.output
+        and "2 prompts" in result.output
+    )
 
 
 def test_eval_cli_bad_config_exits_2(tmp_path):
     config = _config(tmp_path, judge={"name": "nope"})
     result = CliRunner().invoke(build_cli(), ["eval", str(config), "--model", "improved:x"])
-    assert result.exit_code == 2 and "unknown judge 'nope'" in result.output and "Traceback" not in result.output
+    assert (
+        result.exit_code == 2 and "unknown judge 'nope'" in result.output and "Traceback" not in result.output
+    )
 
 
 def test_run_without_training_holds_nothing_out(tmp_path):

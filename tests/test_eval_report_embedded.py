@@ -47,6 +47,8 @@ def test_response_logprobs_match_label_logprobs():
     model = load_chat_model("embedded", {"batch_size": 2})
     conversation = [{"role": "user", "content": "Answer with a single letter: A or B."}]
     labels = model.label_logprobs([conversation], ["A"])[0]
-    scored = model.response_logprobs([conversation, [{"role": "user", "content": "Hi"}]], ["A", "Hello there"])
+    scored = model.response_logprobs(
+        [conversation, [{"role": "user", "content": "Hi"}]], ["A", "Hello there"]
+    )
     assert scored[0] == pytest.approx(labels["A"], abs=1e-3)
     assert scored[1] < 0

@@ -46,7 +46,14 @@ def test_report_has_every_section_and_escapes_model_text(fake_run):
     path = write_report(fake_run)
     text = path.read_text()
     assert text.count('<img class="plot"') >= 7
-    for section in ("Rounds", "Plots", "Evaluation on held-out prompts", "Pairs and drops", "Constitution", "Config"):
+    for section in (
+        "Rounds",
+        "Plots",
+        "Evaluation on held-out prompts",
+        "Pairs and drops",
+        "Constitution",
+        "Config",
+    ):
         assert f"<h2>{section}</h2>" in text
     assert "<script>document.title" not in text and "&lt;script&gt;document.title" in text
     assert "http://" not in text.replace("http://www.w3.org", "") and "https://" not in text  # offline
@@ -58,7 +65,8 @@ def test_report_degrades_without_training_eval_or_pairs(tmp_path):
     (run / "round-1").mkdir(parents=True)
     (run / "manifest.json").write_text(json.dumps({"status": "running", "rounds": [{"round": 1}]}))
     (run / "round-1" / "records.jsonl").write_text(
-        json.dumps({"id": "a", "status": "drop", "reason": "empty answer", "prompt": [], "round": 1}) + "\n{torn"
+        json.dumps({"id": "a", "status": "drop", "reason": "empty answer", "prompt": [], "round": 1})
+        + "\n{torn"
     )
     text = write_report(run).read_text()
     assert "No evaluation in this run" in text and "Not in this run (no data)" in text
