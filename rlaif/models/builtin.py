@@ -16,6 +16,12 @@ TRANSFORMERS_OPTIONS_SCHEMA = {
             "minimum": 1,
             "description": "prompts per forward pass (default 16)",
         },
+        "threads": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "CPU threads for torch (process-wide; default: torch's, one per physical core). "
+            "On a machine busy with other work, 1 can be faster (see docs/benchmarks.md)",
+        },
     },
     "additionalProperties": False,
 }

@@ -113,7 +113,10 @@ class TransformersChatModel:
         device: str | None = None,
         dtype: str | None = None,
         batch_size: int = 16,
+        threads: int | None = None,
     ):
+        if threads:
+            torch.set_num_threads(int(threads))  # process-wide: torch has no per-model thread pool
         self.path = str(path)
         self.name = name or f"hf:{path}"
         self.device = pick_device(device)
@@ -190,7 +193,7 @@ class TransformersChatModel:
         for batch in self._length_sorted_batches(texts):
             if single:
                 encoded = self._encode([texts[index] for index in batch])
-                logits = self.model(**encoded).logits[:, -1, :].float()
+                logits = self._last_logits(encoded).float()
                 logprobs = torch.log_softmax(logits, dim=-1)
                 for row, index in enumerate(batch):
                     results[index] = {
@@ -204,6 +207,18 @@ class TransformersChatModel:
                         for label, ids in zip(labels, label_ids, strict=True)
                     }
         return results
+
+    def _last_logits(self, encoded: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Next-token logits at the last position only.
+
+        ``logits_to_keep=1`` skips the vocabulary projection for every other position: for a 49k-token vocabulary
+        that projection is ~20% of the forward pass and a [batch, length, vocab] float tensor (GBs for a batch of
+        long judge prompts). Models whose forward lacks the argument get the full logits, sliced.
+        """
+        try:
+            return self.model(**encoded, logits_to_keep=1).logits[:, -1, :]
+        except TypeError:
+            return self.model(**encoded).logits[:, -1, :]
 
     @torch.inference_mode()
     def response_logprobs(

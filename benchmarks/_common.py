@@ -1,0 +1,91 @@
+"""Shared bits of the benchmark scripts: machine description, load average, timing, tables.
+
+Benchmarks compare two arms *within one process run*, interleaved (A B A B ...) and summarised by the median,
+because on a shared machine the absolute speed drifts with other people's load; a ratio of neighbouring
+measurements drifts much less. Every report states the load average seen before and after, so a reader can
+tell a quiet measurement from a distorted one.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # `python benchmarks/x.py` from a checkout works without installing
+    sys.path.insert(0, str(REPO))
+
+
+def load_average() -> str:
+    try:
+        return "/".join(f"{value:.1f}" for value in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def machine() -> str:
+    """One line: CPU model, cores, torch threads, versions -- what a figure was measured on."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU only"
+    return (
+        f"{cpu}, {os.cpu_count()} logical cores, {device}, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), Python {platform.python_version()}"
+    )
+
+
+def timed(call: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = call()
+    return time.perf_counter() - start, out
+
+
+def interleaved(arms: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[tuple[float, Any]]]:
+    """Run each arm ``repeats`` times, alternating arms (ABAB, then BABA to cancel order effects)."""
+    names = list(arms)
+    results: dict[str, list[tuple[float, Any]]] = {name: [] for name in names}
+    for repeat in range(repeats):
+        order = names if repeat % 2 == 0 else list(reversed(names))
+        for name in order:
+            seconds, out = timed(arms[name])
+            results[name].append((seconds, out))
+            print(f"  {name}: {seconds:.2f} s (load {load_average()})", file=sys.stderr, flush=True)
+    return results
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(h) for h in headers]] + [[_fmt(value) for value in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in cells]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def header(title: str) -> None:
+    print(f"# {title}")
+    print(f"machine: {machine()}")
+    print(f"load average at start (1/5/15 min): {load_average()}")

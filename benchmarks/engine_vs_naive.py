@@ -1,0 +1,79 @@
+"""CAI engine vs a naive one-prompt-at-a-time loop: pairs per minute on the embedded model.
+
+    python benchmarks/engine_vs_naive.py            # 16 default prompts, default token budgets
+    python benchmarks/engine_vs_naive.py --quick    # 4 prompts, tiny generations (seconds)
+
+Both arms make the same calls on the same loaded model with the same seeds (see _cai_workload.py), so they
+generate the same tokens; the "tokens" column shows it. Target: speed-up >= 4x.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import _cai_workload as cai
+import _common
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="4 prompts, tiny generations")
+    parser.add_argument("--prompts", type=int, default=None, help="prompts per arm (default 16; quick 4)")
+    parser.add_argument("--repeats", type=int, default=None, help="runs per arm, interleaved (default 1)")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    prompts = args.prompts or (4 if args.quick else 16)
+    workload = cai.build(prompts, args.quick)
+    _common.header(f"CAI engine vs naive loop ({prompts} prompts, quick={args.quick})")
+    cai.run_engine(workload)  # warm-up: first-call allocations, kernel selection
+    results = _common.interleaved(
+        {"engine": lambda: cai.run_engine(workload), "naive": lambda: cai.run_naive(workload)},
+        args.repeats or 1,
+    )
+    rows, speed = [], {}
+    for arm, runs in results.items():
+        seconds = _common.median([t for t, _ in runs])
+        out = runs[0][1]
+        speed[arm] = out["records"] / seconds * 60
+        rows.append(
+            [
+                arm,
+                len(runs),
+                seconds,
+                out["records"],
+                out["pairs"],
+                out["tokens"],
+                speed[arm],
+                out["pairs"] / seconds * 60,
+                out["tokens"] / seconds,
+            ]
+        )
+    print(
+        _common.table(
+            [
+                "arm",
+                "runs",
+                "median s",
+                "prompts",
+                "pairs",
+                "new tokens",
+                "prompts/min",
+                "pairs/min",
+                "tok/s",
+            ],
+            rows,
+        )
+    )
+    print(f"load average at end: {_common.load_average()}")
+    print(
+        f"speed-up engine / naive (prompts per minute, same work): {speed['engine'] / speed['naive']:.2f}x"
+        "  (target >= 4x)"
+    )
+
+
+if __name__ == "__main__":
+    main()
