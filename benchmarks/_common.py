@@ -14,6 +14,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,22 +49,36 @@ def machine() -> str:
     )
 
 
-def timed(call: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
+@dataclass
+class Measurement:
+    wall: float
+    """Seconds of wall-clock time."""
+    cpu: float
+    """CPU seconds of this process, all threads (``time.process_time``): unlike wall time it barely moves when
+    other programs compete for the cores, so on a busy machine it is the steadier measure of work done."""
+    out: Any
+
+
+def timed(call: Callable[[], Any]) -> Measurement:
+    wall, cpu = time.perf_counter(), time.process_time()
     out = call()
-    return time.perf_counter() - start, out
+    return Measurement(time.perf_counter() - wall, time.process_time() - cpu, out)
 
 
-def interleaved(arms: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[tuple[float, Any]]]:
-    """Run each arm ``repeats`` times, alternating arms (ABAB, then BABA to cancel order effects)."""
+def interleaved(arms: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[Measurement]]:
+    """Run each arm ``repeats`` times, alternating arms (A B, then B A to cancel order effects)."""
     names = list(arms)
-    results: dict[str, list[tuple[float, Any]]] = {name: [] for name in names}
+    results: dict[str, list[Measurement]] = {name: [] for name in names}
     for repeat in range(repeats):
         order = names if repeat % 2 == 0 else list(reversed(names))
         for name in order:
-            seconds, out = timed(arms[name])
-            results[name].append((seconds, out))
-            print(f"  {name}: {seconds:.2f} s (load {load_average()})", file=sys.stderr, flush=True)
+            measurement = timed(arms[name])
+            results[name].append(measurement)
+            print(
+                f"  {name}: {measurement.wall:.2f} s wall, {measurement.cpu:.2f} s CPU (load {load_average()})",
+                file=sys.stderr,
+                flush=True,
+            )
     return results
 
 

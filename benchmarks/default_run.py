@@ -86,7 +86,9 @@ def main() -> None:
             time.sleep(0.2)
         wall = time.perf_counter() - start
         output = child.stdout.read()
-        peak_process = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # KiB on Linux
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        peak_process = usage.ru_maxrss * 1024  # KiB on Linux
+        cpu = usage.ru_utime + usage.ru_stime
     if child.returncode != 0:
         print(output[-4000:])
         raise SystemExit(f"rlaif run failed with exit code {child.returncode}")
@@ -94,8 +96,8 @@ def main() -> None:
     gb = 1024**3
     print(
         _common.table(
-            ["wall s", "wall min", "peak RSS (largest process) GB", "peak RSS (tree, sampled) GB"],
-            [[wall, wall / 60, peak_process / gb, peak_tree / gb]],
+            ["wall s", "wall min", "CPU s", "peak RSS (largest process) GB", "peak RSS (tree, sampled) GB"],
+            [[wall, wall / 60, cpu, peak_process / gb, peak_tree / gb]],
         )
     )
     print(f"load average at end: {_common.load_average()}")

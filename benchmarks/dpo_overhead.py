@@ -116,9 +116,18 @@ def main() -> None:
         )
     rows, step = [], {}
     for arm, runs in results.items():
-        step[arm] = _common.median([out["runtime"] / out["steps"] for _, out in runs])
-        rows.append([arm, len(runs), runs[0][1]["steps"], step[arm], _common.median([t for t, _ in runs])])
-    print(_common.table(["arm", "runs", "steps", "median s/step", "median wall s"], rows))
+        step[arm] = _common.median([m.out["runtime"] / m.out["steps"] for m in runs])
+        rows.append(
+            [
+                arm,
+                len(runs),
+                runs[0].out["steps"],
+                step[arm],
+                _common.median([m.wall for m in runs]),
+                _common.median([m.cpu for m in runs]),
+            ]
+        )
+    print(_common.table(["arm", "runs", "steps", "median s/step", "median wall s", "median CPU s"], rows))
     print(f"load average at end: {_common.load_average()}")
     print(
         f"step time rlaif train / plain TRL: {step['rlaif train'] / step['plain TRL']:.3f}  (target <= 1.05)"

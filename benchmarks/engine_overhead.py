@@ -29,30 +29,38 @@ def main() -> None:
     prompts = args.prompts or (4 if args.quick else 16)
     workload = cai.build(prompts, args.quick)
     _common.header(f"CAI engine vs raw batched backend ({prompts} prompts, quick={args.quick})")
-    cai.run_engine(workload)  # warm-up
+    cai.warm_up(workload)
     results = _common.interleaved(
         {"engine": lambda: cai.run_engine(workload), "raw": lambda: cai.run_raw(workload)},
         args.repeats or 3,
     )
-    rows, median = [], {}
+    rows, median, cpu = [], {}, {}
     for arm, runs in results.items():
-        median[arm] = _common.median([t for t, _ in runs])
-        out = runs[0][1]
+        median[arm] = _common.median([m.wall for m in runs])
+        cpu[arm] = _common.median([m.cpu for m in runs])
+        out = runs[0].out
         rows.append(
             [
                 arm,
                 len(runs),
                 median[arm],
+                cpu[arm],
                 out["records"],
                 out["pairs"],
                 out["tokens"],
                 out["records"] / median[arm] * 60,
             ]
         )
-    print(_common.table(["arm", "runs", "median s", "prompts", "pairs", "new tokens", "prompts/min"], rows))
+    print(
+        _common.table(
+            ["arm", "runs", "median wall s", "median CPU s", "prompts", "pairs", "new tokens", "prompts/min"],
+            rows,
+        )
+    )
     print(f"load average at end: {_common.load_average()}")
     print(
-        f"engine throughput / raw backend throughput: {median['raw'] / median['engine']:.3f}  (target >= 0.9)"
+        f"engine throughput / raw backend throughput: {median['raw'] / median['engine']:.3f} wall, "
+        f"{cpu['raw'] / cpu['engine']:.3f} CPU time  (target >= 0.9)"
     )
 
 
