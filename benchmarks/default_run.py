@@ -13,6 +13,7 @@ Targets: <= 10 minutes wall, <= 4 GB peak RSS.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import subprocess
 import sys
@@ -53,8 +54,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4 prompts, tiny generations, 1 DPO step")
     parser.add_argument("--keep", type=Path, default=None, help="run here instead of a temp dir (kept)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="OMP_NUM_THREADS for the run (default: torch's)"
+    )
     args = parser.parse_args()
-    _common.header(f"default `rlaif run` (quick={args.quick})")
+    _common.header(f"default `rlaif run` (quick={args.quick}, threads={args.threads or 'default'})")
     from rlaif.models.embedded import cache_dir
 
     warm = (cache_dir() / ".complete").exists()
@@ -74,7 +78,9 @@ def main() -> None:
             config = Path(folder) / "quick.yaml"
             config.write_text(QUICK_CONFIG)
             command.insert(4, str(config))
-        env = {**__import__("os").environ, "PYTHONPATH": str(_common.REPO)}
+        env = {**os.environ, "PYTHONPATH": str(_common.REPO)}
+        if args.threads:
+            env["OMP_NUM_THREADS"] = str(args.threads)  # torch's intra-op pool size at start-up
         start = time.perf_counter()
         child = subprocess.Popen(
             command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

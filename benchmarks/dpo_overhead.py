@@ -97,7 +97,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="optimizer steps per run (default 8)")
     parser.add_argument("--repeats", type=int, default=None, help="runs per arm, interleaved (default 2)")
     parser.add_argument("--pairs", type=Path, default=None, help="pairs JSONL (default: synthetic)")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     steps = args.steps or (2 if args.quick else 8)
     _common.header(f"rlaif train (DPO) vs plain TRL DPOTrainer ({steps} steps of batch 4)")
     with tempfile.TemporaryDirectory() as folder:
