@@ -46,7 +46,13 @@ class Workload:
     settings: EngineSettings
 
 
-def build(prompts: int, quick: bool, batch_size: int = 16, chunk_size: int | None = None) -> Workload:
+def build(
+    prompts: int,
+    quick: bool,
+    batch_size: int = 16,
+    chunk_size: int | None = None,
+    max_new_tokens: int | None = None,
+) -> Workload:
     """The default run's workload (default constitution, prompts, sampling) on the embedded model."""
     from rlaif.models.embedded import embedded_model_dir
     from rlaif.models.transformers import TransformersChatModel
@@ -57,6 +63,10 @@ def build(prompts: int, quick: bool, batch_size: int = 16, chunk_size: int | Non
         answer, critique, revision = (
             replace(p, max_new_tokens=min(p.max_new_tokens, n))
             for p, n in ((answer, 12), (critique, 8), (revision, 12))
+        )
+    if max_new_tokens:  # one budget for all three stages (shorter runs that are still decode-bound)
+        answer, critique, revision = (
+            replace(p, max_new_tokens=max_new_tokens) for p in (answer, critique, revision)
         )
     settings = EngineSettings(
         answer=answer,

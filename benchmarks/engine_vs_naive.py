@@ -21,14 +21,17 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=None, help="prompts per arm (default 16; quick 4)")
     parser.add_argument("--repeats", type=int, default=None, help="runs per arm, interleaved (default 1)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--max-new-tokens", type=int, default=None, help="one token budget for all stages")
     args = parser.parse_args()
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
     prompts = args.prompts or (4 if args.quick else 16)
-    workload = cai.build(prompts, args.quick)
-    _common.header(f"CAI engine vs naive loop ({prompts} prompts, quick={args.quick})")
+    workload = cai.build(prompts, args.quick, max_new_tokens=args.max_new_tokens)
+    _common.header(
+        f"CAI engine vs naive loop ({prompts} prompts, quick={args.quick}, max_new_tokens={args.max_new_tokens})"
+    )
     cai.warm_up(workload)
     results = _common.interleaved(
         {"engine": lambda: cai.run_engine(workload), "naive": lambda: cai.run_naive(workload)},
