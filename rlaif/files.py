@@ -150,16 +150,23 @@ def iter_jsonl(path: str | Path, what: str = "JSONL file") -> Iterator[tuple[int
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write via a temp file in the same directory and rename: readers never see a half-written file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise RlaifError(
+                f"{path}: cannot write ({exc.strerror or exc}); the previous version, if any, is unchanged",
+                hint="Free disk space or fix permissions, then re-run the same command to resume.",
+            ) from None
         raise
 
 

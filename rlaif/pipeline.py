@@ -119,7 +119,18 @@ class RunDirectory:
         return self.path / "manifest.json"
 
     def acquire(self) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
+        """Take the directory's lock (an OS file lock: it dies with its process, so a killed run never leaves a
+        stale lock; the ``.lock.owner`` note it leaves behind is only read while someone holds the lock)."""
+        if self.path.exists() and not self.path.is_dir():
+            raise RlaifError(
+                f"{self.path}: the output directory is a file", hint="Choose another --output-dir."
+            )
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RlaifError(
+                f"{self.path}: cannot create the output directory ({exc.strerror or exc})"
+            ) from None
         owner_file = self.path / ".lock.owner"
         lock = FileLock(str(self.path / ".lock"))
         try:
@@ -130,9 +141,14 @@ class RunDirectory:
                 f"{self.path}: this run directory is in use by {owner}",
                 hint="Wait for it to finish, or choose another --output-dir.",
             ) from None
-        owner_file.write_text(
-            f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
-        )
+        try:
+            atomic_write_text(
+                owner_file,
+                f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n",
+            )
+        except BaseException:
+            lock.release()
+            raise
         self._lock = lock
 
     def release(self) -> None:
@@ -184,12 +200,46 @@ def prepare_run_directory(config: RunConfig, overwrite: bool = False) -> RunDire
             raise RlaifError(
                 f"{run_dir.path}: holds a run made with a different config (hash {manifest.get('config_hash')} vs "
                 f"{config.result_hash()}); resuming would mix results.",
-                hint="Use --overwrite to replace it, or --output-dir to start a new run elsewhere.",
+                hint="Re-run with --overwrite to replace it, --new to start a fresh run in a new sibling "
+                "directory, or --output-dir to choose one.",
             )
     except BaseException:
         run_dir.release()
         raise
     return run_dir
+
+
+def fresh_output_dir(path: str | Path) -> Path:
+    """``runs/default`` if unused, else the first free sibling ``runs/default-2``, ``-3``, ... (``--new``)."""
+    path = Path(path)
+    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        return path
+    number = 2
+    while (candidate := path.with_name(f"{path.name}-{number}")).exists():
+        number += 1
+    return candidate
+
+
+def save_dataset_atomically(dataset: Any, directory: Path) -> None:
+    """``save_to_disk`` into a temp sibling, then swap it in: a crash never leaves a half-saved dataset."""
+    import shutil
+    import tempfile
+
+    temp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
+    try:
+        dataset.save_to_disk(str(temp))
+        if directory.exists():
+            old = directory.with_name(f".{directory.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            directory.rename(old)
+            temp.rename(directory)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            temp.rename(directory)
+    except OSError as exc:
+        raise RlaifError(f"{directory}: cannot save the pairs dataset ({exc.strerror or exc})") from None
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 # -- results ---------------------------------------------------------------------------------------------------
@@ -256,8 +306,19 @@ def _generate_round(
     entry = run_dir.round_entry(round_index)
     items = load_prompts(config)
     journal = Journal(round_dir / "records.jsonl")
+    wanted = {item.id for item in items}
+    if entry.get("status") == "trained" and entry.get("checkpoint"):
+        # A trained round is final: its pairs made the checkpoint every later round builds on.
+        if journal.done_ids >= wanted:
+            return [record for record in journal.records if record["id"] in wanted]
+        raise RlaifError(
+            f"{run_dir.path}: round {round_index} was already trained on {entry.get('counts', {}).get('prompts')} "
+            f"prompts; these settings ask for {len(wanted - journal.done_ids)} more, which would not match "
+            "its checkpoint.",
+            hint="Keep the earlier --max-prompts, or re-run with --new (fresh sibling directory) or --overwrite.",
+        )
     entry.update(round=round_index, policy=policy_spec, records=run_dir.relative(journal.path))
-    if not (journal.done_ids >= {item.id for item in items}):
+    if not (journal.done_ids >= wanted):
         if journal.records:
             echo(
                 f"Resuming round {round_index}: {len(journal.records)} of {len(items)} prompts already done."
@@ -291,7 +352,7 @@ def _generate_round(
                     usage.setdefault(stage, {})[key] = usage.get(stage, {}).get(key, 0) + value
         finally:
             pool.close()
-    records = [record for record in journal.records if record["id"] in {item.id for item in items}]
+    records = [record for record in journal.records if record["id"] in wanted]
     pairs = [r for r in records if r["status"] == "pair"]
     drops: dict[str, int] = {}
     for record in records:
@@ -300,7 +361,7 @@ def _generate_round(
     write_jsonl(round_dir / "pairs.jsonl", pairs)
     dataset_dir = round_dir / "pairs_dataset"
     if pairs:  # `datasets` cannot load an empty saved dataset back, so none is written
-        pairs_dataset(records).save_to_disk(str(dataset_dir))
+        save_dataset_atomically(pairs_dataset(records), dataset_dir)
     entry.update(
         status="generated",
         pairs=run_dir.relative(round_dir / "pairs.jsonl"),
