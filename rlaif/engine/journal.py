@@ -26,7 +26,10 @@ class Journal:
         self.records = []
         if not self.path.exists():
             return self.records
-        data = self.path.read_bytes()
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise RlaifError(f"{self.path}: cannot read the journal ({exc.strerror or exc})") from None
         good_end = 0
         lines = data.splitlines(keepends=True)
         for number, line in enumerate(lines, start=1):
