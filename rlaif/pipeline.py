@@ -99,7 +99,37 @@ def policy_weights_path(spec: str, config: RunConfig, registry: Registry) -> str
     scheme, rest = split_spec(resolve_local_spec(spec, config, registry), registry)
     if scheme != "hf":
         raise RlaifError(f"the policy '{spec}' is not a local model, so it cannot be trained here")
+    path = Path(rest).expanduser()
+    if not path.is_dir() and not (len(rest.split("/")) == 2 and not rest.startswith((".", "/", "~"))):
+        raise RlaifError(
+            f"the policy '{spec}': no model directory there (use 'embedded' or a local HF directory)"
+        )
     return rest
+
+
+def _is_message_list(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+            for m in value
+        )
+    )
+
+
+def pair_record_problems(record: dict[str, Any]) -> list[str]:
+    """What keeps one pairs-file record from being a TRL preference example (empty list: it is one)."""
+    problems = []
+    for key in ("prompt", "chosen", "rejected"):
+        if key not in record:
+            problems.append(f"missing {key}")
+        elif not (isinstance(record[key], str) and record[key].strip()) and not _is_message_list(record[key]):
+            problems.append(
+                f"'{key}' must be a non-empty string or a list of {{role, content}} messages, "
+                f"got {type(record[key]).__name__}"
+            )
+    return problems
 
 
 # -- run directory -------------------------------------------------------------------------------------------------
@@ -480,38 +510,49 @@ def train_on_pairs(
     """``rlaif train``: train a policy on a pairs file (JSONL in TRL preference format) or dataset directory."""
     from datasets import Dataset, load_from_disk
 
-    from rlaif.config import config_from_dict
-    from rlaif.files import iter_jsonl, schema_problems
+    from rlaif.config import config_from_dict, plugin_option_problems
+    from rlaif.files import iter_jsonl
 
     registry = get_registry(plugins)
     registration = registry.get("optimizers", optimizer)
-    if registration.options_schema:
-        problems = schema_problems(options or {}, registration.options_schema, None, ("options",))
-        if problems:
-            raise RlaifError(f"invalid options for optimizer '{optimizer}'", problems)
+    problems = plugin_option_problems(registration, options or {}, "--option", "options")
+    if problems:
+        raise RlaifError(f"invalid options for optimizer '{optimizer}'", problems)
+    config = config_from_dict({"models": {"policy": policy}})
+    weights = policy_weights_path(policy, config, registry)
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise RlaifError(f"{output_dir}: the output directory is a file")
     path = Path(pairs_path)
     if path.is_dir():
-        dataset = load_from_disk(str(path))
+        try:
+            dataset = load_from_disk(str(path))
+        except Exception as exc:  # datasets raises several types for "not a dataset directory"
+            raise RlaifError(f"{path}: not a dataset saved with `datasets` save_to_disk ({exc})") from None
+        missing = [key for key in ("prompt", "chosen", "rejected") if key not in dataset.column_names]
+        if missing:
+            raise RlaifError(
+                f"{path}: the dataset has no column {', '.join(missing)} (TRL preference format)"
+            )
     else:
         rows = []
         for number, record in iter_jsonl(path, "pairs file"):
-            missing = [key for key in ("prompt", "chosen", "rejected") if key not in record]
-            if missing:
+            if record.get("status", "pair") != "pair":
+                continue  # a run's records.jsonl also holds drops: skip them
+            problems = pair_record_problems(record)
+            if problems:
                 raise RlaifError(
-                    f"{path}: line {number}: missing {', '.join(missing)} (expected TRL preference format)"
+                    f"{path}: line {number}: {'; '.join(problems)} (expected TRL preference format)"
                 )
-            if record.get("status", "pair") == "pair":
-                rows.append({key: record[key] for key in ("prompt", "chosen", "rejected")})
+            rows.append({key: record[key] for key in ("prompt", "chosen", "rejected")})
         dataset = Dataset.from_list(rows)
     if len(dataset) == 0:
         raise RlaifError(f"{path}: no pairs to train on")
-    config = config_from_dict({"models": {"policy": policy}})
     built = registration.factory(options or {})
-    output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     result = built.train(
         TrainRequest(
-            policy=policy_weights_path(policy, config, registry),
+            policy=weights,
             output_dir=output_dir,
             pairs=dataset,
             seed=seed,

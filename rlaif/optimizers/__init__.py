@@ -13,4 +13,5 @@ def register_optimizers(register):
         dpo.dpo_factory,
         description="Direct Preference Optimization (TRL DPOTrainer), full fine-tune or LoRA",
         options_schema=dpo.OPTIONS_SCHEMA,
+        check=dpo.check_options,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rlaif.errors import Problem, closest
 from rlaif.protocols import TrainRequest, TrainResult
 
 LORA_SCHEMA = {
@@ -83,6 +84,57 @@ OPTIONS_SCHEMA = {
         },
     },
 }
+
+
+SET_BY_RLAIF = (
+    "output_dir",
+    "save_strategy",
+    "save_total_limit",
+    "seed",
+    "disable_tqdm",
+    "bf16",
+    "fp16",
+    "use_cpu",
+)
+"""DPOConfig fields rlaif sets itself (run layout, resume, precision); ``trl_args`` may not override them."""
+
+
+def check_options(options: dict[str, Any]) -> list[Problem]:
+    """Settings the schema allows but training cannot run with; found before any generation starts."""
+    problems = []
+    if options.get("max_steps", -1) == 0 or options.get("max_steps", -1) < -1:
+        problems.append(
+            Problem(
+                f"max_steps is {options['max_steps']}: use a positive number of steps, or -1 to let "
+                "num_train_epochs decide",
+                where="max_steps",
+            )
+        )
+    trl_args = options.get("trl_args") or {}
+    for key in trl_args:
+        if key in OPTIONS_SCHEMA["properties"]:
+            problems.append(
+                Problem(
+                    f"'{key}' is an option of its own: set optimizer.options.{key}", where=f"trl_args.{key}"
+                )
+            )
+        elif key in SET_BY_RLAIF:
+            problems.append(
+                Problem(f"'{key}' is set by rlaif (run layout, resume, precision)", where=f"trl_args.{key}")
+            )
+    unknown = [key for key in trl_args if key not in OPTIONS_SCHEMA["properties"] and key not in SET_BY_RLAIF]
+    if unknown:  # only then pay for importing TRL
+        import dataclasses
+
+        from trl import DPOConfig
+
+        fields = [f.name for f in dataclasses.fields(DPOConfig)]
+        for key in unknown:
+            if key not in fields:
+                suggestion = closest(key, fields)
+                hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
+                problems.append(Problem(f"'{key}' is not a DPOConfig field{hint}", where=f"trl_args.{key}"))
+    return problems
 
 
 def _defaults(schema: dict[str, Any]) -> dict[str, Any]:
