@@ -169,7 +169,7 @@ def check_config(config: RunConfig) -> list[Problem]:
     try:
         registry = get_registry(config["plugins"])
     except RlaifError as error:
-        return [Problem(error.message, file, "plugins")]
+        return [Problem(error.render(), file, "plugins")]
 
     from rlaif.constitution import load_constitution
 
@@ -178,7 +178,7 @@ def check_config(config: RunConfig) -> list[Problem]:
     except RlaifError as error:
         problems.append(Problem(error.render(), file, "constitution"))
     try:
-        load_prompts(config, limit=1)
+        load_prompts(config)  # every line: a bad line 5000 should show now, not hours into a run
     except RlaifError as error:
         problems.append(Problem(error.render(), file, "prompts"))
 

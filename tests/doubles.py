@@ -73,4 +73,16 @@ def fake_factory(spec: str, options: dict) -> FakeChatModel:
 
 @hookimpl
 def register_models(register):
-    register("fake", fake_factory)
+    register(
+        "fake",
+        fake_factory,
+        options_schema={
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "position_bias": {"type": "number"},
+                "logprobs": {"type": "boolean"},
+                "delay": {"type": "number", "minimum": 0},
+            },
+        },
+    )
