@@ -95,6 +95,7 @@ SET_BY_RLAIF = (
     "bf16",
     "fp16",
     "use_cpu",
+    "warmup_steps",
 )
 """DPOConfig fields rlaif sets itself (run layout, resume, precision); ``trl_args`` may not override them."""
 
@@ -120,7 +121,7 @@ def check_options(options: dict[str, Any]) -> list[Problem]:
             )
         elif key in SET_BY_RLAIF:
             problems.append(
-                Problem(f"'{key}' is set by rlaif (run layout, resume, precision)", where=f"trl_args.{key}")
+                Problem(f"'{key}' is set by rlaif (run layout, resume, precision, warmup_ratio)", where=f"trl_args.{key}")
             )
     unknown = [key for key in trl_args if key not in OPTIONS_SCHEMA["properties"] and key not in SET_BY_RLAIF]
     if unknown:  # only then pay for importing TRL
@@ -230,7 +231,8 @@ class DPOOptimizer:
             per_device_train_batch_size=opts["per_device_train_batch_size"],
             gradient_accumulation_steps=opts["gradient_accumulation_steps"],
             max_length=opts["max_length"],
-            warmup_ratio=opts["warmup_ratio"],
+            # transformers 5 folded warmup_ratio into warmup_steps: a float below 1 is a ratio of all steps
+            warmup_steps=min(float(opts["warmup_ratio"]), 0.999),
             lr_scheduler_type=opts["lr_scheduler_type"],
             gradient_checkpointing=opts["gradient_checkpointing"],
             save_strategy="steps",
