@@ -288,13 +288,19 @@ def test_new_starts_a_sibling_run_and_says_where(tmp_path):
 
 @pytest.mark.slow
 def test_kill_9_during_generation_with_the_real_embedded_model(tmp_path):
-    """A few kills against the real model: each lands once a record exists, i.e. mid-generation."""
+    """Two kills against the real model -- one while it loads, one once a record exists (mid-generation) --
+    then a resume: one record per prompt, each with the seed and principle its prompt id dictates."""
+    import random as stdlib_random
+
+    from rlaif.constitution import load_constitution
+    from rlaif.engine import prompt_seed
+
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text(
-        "".join(json.dumps({"prompt": f"Name a colour, number {i}."}) + "\n" for i in range(4))
+        "".join(json.dumps({"id": f"c{i}", "prompt": f"Name a colour ({i})."}) + "\n" for i in range(3))
     )
     config = tmp_path / "real.yaml"
-    tiny = {"max_new_tokens": 6}
+    tiny = {"max_new_tokens": 4}
     config.write_text(
         yaml.safe_dump(
             {
@@ -309,29 +315,41 @@ def test_kill_9_during_generation_with_the_real_embedded_model(tmp_path):
         )
     )
     journal = tmp_path / "run" / "round-1" / "records.jsonl"
+    env = {**_env(), "OMP_NUM_THREADS": "1"}
     kills = 0
-    for target in (1, 2):
+    for wait_for_records in (0, 1):
         proc = subprocess.Popen(
             [*CLI, "generate", str(config), "-q"],
             cwd=REPO,
-            env=_env(),
+            env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 120
-        while len(journal_lines(journal)) < target and proc.poll() is None and time.monotonic() < deadline:
+        _wait_until_running(proc, tmp_path / "run", timeout=120)
+        deadline = time.monotonic() + 300
+        while (
+            len(journal_lines(journal)) < wait_for_records
+            and proc.poll() is None
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
+        time.sleep(0.5 if wait_for_records == 0 else 0.0)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()
-        journal_lines(journal)
-    assert kills >= 1
+        journal_lines(journal)  # valid JSONL, no duplicates
+    assert kills == 2
     final = subprocess.run(
-        [*CLI, "generate", str(config), "-q"], cwd=REPO, env=_env(), capture_output=True, text=True
+        [*CLI, "generate", str(config), "-q"], cwd=REPO, env=env, capture_output=True, text=True
     )
     assert final.returncode == 0, final.stderr
     records = by_id(journal)
-    assert len(records) == 4 and journal.read_bytes().endswith(b"\n")
+    assert sorted(records) == ["c0", "c1", "c2"] and journal.read_bytes().endswith(b"\n")
+    constitution = load_constitution("helpful-harmless")
+    for prompt_id, record in records.items():
+        seed = prompt_seed(0, 1, prompt_id)
+        assert record["seed"] == seed
+        assert record["principle_id"] == constitution.sample(stdlib_random.Random(seed)).id
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
-    assert manifest["rounds"][0]["counts"]["prompts"] == 4
+    assert manifest["rounds"][0]["counts"]["prompts"] == 3
