@@ -353,3 +353,21 @@ def test_kill_9_during_generation_with_the_real_embedded_model(tmp_path):
         assert record["principle_id"] == constitution.sample(stdlib_random.Random(seed)).id
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["rounds"][0]["counts"]["prompts"] == 3
+
+
+def test_a_trained_round_is_not_extended_with_new_prompts(tmp_path):
+    """`-n 2` then a full run: round 1's checkpoint was trained on 2 prompts, so adding 3 more is refused."""
+    config = write_config(tmp_path, n=5)
+    runner = CliRunner()
+    assert runner.invoke(build_cli(), ["generate", str(config), "-q", "-n", "2"]).exit_code == 0
+    manifest_path = tmp_path / "run" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    (tmp_path / "run" / "round-1" / "checkpoint").mkdir()
+    (tmp_path / "run" / "round-1" / "checkpoint" / "config.json").write_text("{}")
+    manifest["rounds"][0].update(status="trained", checkpoint="round-1/checkpoint")
+    manifest_path.write_text(json.dumps(manifest))
+    same = runner.invoke(build_cli(), ["generate", str(config), "-q", "-n", "2"])
+    assert same.exit_code == 0 and "Loading models" not in same.output  # finished: skipped entirely
+    more = runner.invoke(build_cli(), ["generate", str(config), "-q"])
+    assert more.exit_code == 2
+    assert "round 1 was already trained on 2 prompts" in more.output and "--new" in more.output

@@ -121,7 +121,10 @@ def check_options(options: dict[str, Any]) -> list[Problem]:
             )
         elif key in SET_BY_RLAIF:
             problems.append(
-                Problem(f"'{key}' is set by rlaif (run layout, resume, precision, warmup_ratio)", where=f"trl_args.{key}")
+                Problem(
+                    f"'{key}' is set by rlaif (run layout, resume, precision, warmup_ratio)",
+                    where=f"trl_args.{key}",
+                )
             )
     unknown = [key for key in trl_args if key not in OPTIONS_SCHEMA["properties"] and key not in SET_BY_RLAIF]
     if unknown:  # only then pay for importing TRL
