@@ -371,3 +371,30 @@ def test_a_trained_round_is_not_extended_with_new_prompts(tmp_path):
     more = runner.invoke(build_cli(), ["generate", str(config), "-q"])
     assert more.exit_code == 2
     assert "round 1 was already trained on 2 prompts" in more.output and "--new" in more.output
+
+
+def test_a_second_process_is_refused_naming_the_first_and_freed_when_it_is_killed(tmp_path):
+    config = write_config(tmp_path, n=40, delay=0.2)  # ~16 s of work: it outlives the second start
+    first = subprocess.Popen(
+        [*CLI, "generate", str(config), "-q"],
+        cwd=REPO,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_until_running(first, tmp_path / "run")
+        second = subprocess.run(
+            [*CLI, "generate", str(config), "-q"], cwd=REPO, env=_env(), capture_output=True, text=True
+        )
+        assert second.returncode == 2, second.stderr
+        assert f"in use by pid {first.pid} on " in second.stderr and "Traceback" not in second.stderr
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    from rlaif.pipeline import RunDirectory
+
+    run_dir = RunDirectory(tmp_path / "run")  # the killed holder's lock died with it
+    run_dir.acquire()
+    assert f"pid {os.getpid()} " in (tmp_path / "run" / ".lock.owner").read_text()
+    run_dir.release()
