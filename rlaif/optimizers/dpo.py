@@ -58,7 +58,12 @@ OPTIONS_SCHEMA = {
             "default": 512,
             "description": "Prompt + response tokens.",
         },
-        "warmup_ratio": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.0},
+        "warmup_steps": {
+            "type": "number",
+            "minimum": 0,
+            "default": 0,
+            "description": "Linear warmup: an integer number of steps, or a fraction in [0, 1) of all steps.",
+        },
         "lr_scheduler_type": {"type": "string", "default": "linear"},
         "gradient_checkpointing": {"type": "boolean", "default": False},
         "save_steps": {
@@ -95,7 +100,6 @@ SET_BY_RLAIF = (
     "bf16",
     "fp16",
     "use_cpu",
-    "warmup_steps",
 )
 """DPOConfig fields rlaif sets itself (run layout, resume, precision); ``trl_args`` may not override them."""
 
@@ -122,7 +126,7 @@ def check_options(options: dict[str, Any]) -> list[Problem]:
         elif key in SET_BY_RLAIF:
             problems.append(
                 Problem(
-                    f"'{key}' is set by rlaif (run layout, resume, precision, warmup_ratio)",
+                    f"'{key}' is set by rlaif (run layout, resume, precision)",
                     where=f"trl_args.{key}",
                 )
             )
@@ -234,8 +238,7 @@ class DPOOptimizer:
             per_device_train_batch_size=opts["per_device_train_batch_size"],
             gradient_accumulation_steps=opts["gradient_accumulation_steps"],
             max_length=opts["max_length"],
-            # transformers 5 folded warmup_ratio into warmup_steps: a float below 1 is a ratio of all steps
-            warmup_steps=min(float(opts["warmup_ratio"]), 0.999),
+            warmup_steps=opts["warmup_steps"],
             lr_scheduler_type=opts["lr_scheduler_type"],
             gradient_checkpointing=opts["gradient_checkpointing"],
             save_strategy="steps",
