@@ -230,8 +230,8 @@ def prepare_run_directory(config: RunConfig, overwrite: bool = False) -> RunDire
             run_dir.manifest = {}
         elif manifest and manifest.get("config_hash") != config.result_hash():
             raise RlaifError(
-                f"{run_dir.path}: holds a run made with a different config (hash {manifest.get('config_hash')} vs "
-                f"{config.result_hash()}); resuming would mix results.",
+                f"{run_dir.path}: holds a run made with a different config "
+                f"({_config_changes(run_dir.path / 'config.yaml', config)}); resuming would mix results.",
                 hint="Re-run with --overwrite to replace it, --new to start a fresh run in a new sibling "
                 "directory, or --output-dir to choose one.",
             )
@@ -239,6 +239,38 @@ def prepare_run_directory(config: RunConfig, overwrite: bool = False) -> RunDire
         run_dir.release()
         raise
     return run_dir
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: value}
+
+
+def _config_changes(saved_path: Path, config: RunConfig, limit: int = 5) -> str:
+    """``seed: 0 -> 9, models.policy: ...``: which result-affecting settings differ from the saved run's."""
+    from rlaif.config import HARMLESS_KEYS
+
+    try:
+        saved = yaml.safe_load(saved_path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        saved = None
+    if not isinstance(saved, dict):
+        return "its config.yaml is missing, so the settings cannot be compared"
+    old = {k: v for k, v in _flatten(saved).items() if k.split(".")[0] not in HARMLESS_KEYS}
+    new = {k: v for k, v in _flatten(config.raw).items() if k.split(".")[0] not in HARMLESS_KEYS}
+    changes = [
+        f"{key}: {old.get(key, '(unset)')!r} -> {new.get(key, '(unset)')!r}"
+        for key in sorted(set(old) | set(new))
+        if old.get(key, "(unset)") != new.get(key, "(unset)")
+    ]
+    if not changes:
+        return "changed settings could not be pinpointed"
+    more = f", and {len(changes) - limit} more" if len(changes) > limit else ""
+    return "changed: " + ", ".join(changes[:limit]) + more
 
 
 def fresh_output_dir(path: str | Path) -> Path:

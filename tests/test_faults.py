@@ -276,6 +276,7 @@ def test_new_starts_a_sibling_run_and_says_where(tmp_path):
     changed = write_config(tmp_path, n=2, seed=5)
     refused = runner.invoke(build_cli(), ["generate", str(changed), "-q"])
     assert refused.exit_code == 2 and "--new" in refused.output and "--overwrite" in refused.output
+    assert "changed: seed: 0 -> 5" in refused.output
     fresh = runner.invoke(build_cli(), ["generate", str(changed), "-q", "--new"])
     assert fresh.exit_code == 0, fresh.output
     assert f"Starting a fresh run in {tmp_path / 'run-2'}" in fresh.output
