@@ -64,11 +64,14 @@ class Journal:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
                 start = os.fstat(fd).st_size
+                durable = False
                 try:
                     _write_all(fd, payload)
                     os.fsync(fd)
+                    durable = True
                 except BaseException:  # OSError, but also Ctrl-C / SIGTERM landing mid-write
-                    _cut_back(fd, start)
+                    if not durable:
+                        _cut_back(fd, start)
                     raise
             finally:
                 os.close(fd)
