@@ -151,13 +151,15 @@ def train(
 def parse_options(pairs: tuple[str, ...]) -> dict:
     import yaml
 
+    from rlaif.files import load_yaml_text
+
     options = {}
     for item in pairs:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise RlaifError(f"--option '{item}': expected KEY=VALUE (e.g. --option beta=0.2)")
         try:
-            options[key.strip()] = yaml.safe_load(value)
+            options[key.strip()] = load_yaml_text(value)
         except yaml.YAMLError as exc:
             problem = getattr(exc, "problem", None) or str(exc)
             raise RlaifError(
