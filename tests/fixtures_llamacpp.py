@@ -21,6 +21,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -97,6 +98,17 @@ def llamacpp_server() -> Iterator[LlamaServer]:
 # --------------------------------------------------------------------------------------------------------------
 # fault injection
 # --------------------------------------------------------------------------------------------------------------
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (timeout, cancelled batch) breaks the pipe; that is expected here."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 FAULTS = ("ok", "429", "500", "hang", "drop", "malformed", "401", "400-logprobs", "no-logprobs")
 
 
@@ -104,7 +116,10 @@ class FaultProxy:
     """A threaded HTTP proxy that fails requests on a schedule and forwards the rest to ``upstream``.
 
     ``schedule`` is cycled over incoming requests in arrival order: the n-th request gets
-    ``schedule[n % len(schedule)]``. Faults:
+    ``schedule[n % len(schedule)]``. With ``per_prompt=True`` each prompt (last user message) walks the schedule
+    on its own instead, starting at an offset fixed by the prompt's CRC32: its k-th try gets
+    ``schedule[(offset + k) % len(schedule)]`` -- the same faults however requests interleave, so a test can
+    predict exactly how many retries a batch needs. Faults:
 
     - ``429``: Too Many Requests with ``Retry-After: <retry_after>``;
     - ``500``: an internal server error with a JSON error body;
@@ -126,6 +141,7 @@ class FaultProxy:
         schedule: Sequence[str] = ("ok",),
         hang_seconds: float = 3.0,
         retry_after: str = "0",
+        per_prompt: bool = False,
     ):
         unknown = set(schedule) - set(FAULTS)
         if unknown:
@@ -134,6 +150,8 @@ class FaultProxy:
         self.schedule = list(schedule)
         self.hang_seconds = hang_seconds
         self.retry_after = retry_after
+        self.per_prompt = per_prompt
+        self._tries: dict[str, int] = {}
         self.log: list[tuple[str, str]] = []
         self.answers: dict[str, list[str]] = {}
         self._counter = itertools.count()
@@ -157,10 +175,16 @@ class FaultProxy:
                 body = self.rfile.read(length) if length else b""
                 proxy._handle(self, body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="fault-proxy", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="fault-proxy", daemon=True
+        )
         self.thread.start()
+
+    def offset(self, key: str) -> int:
+        """Where prompt ``key`` starts in the schedule (per_prompt mode)."""
+        return zlib.crc32(key.encode()) % len(self.schedule)
 
     @property
     def url(self) -> str:
@@ -191,7 +215,12 @@ class FaultProxy:
         except (ValueError, AttributeError):
             key = ""
         with self._lock:
-            fault = self.schedule[next(self._counter) % len(self.schedule)]
+            if self.per_prompt:
+                tries = self._tries.get(key, 0)
+                self._tries[key] = tries + 1
+                fault = self.schedule[(self.offset(key) + tries) % len(self.schedule)]
+            else:
+                fault = self.schedule[next(self._counter) % len(self.schedule)]
             self.log.append((fault, key))
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
