@@ -254,3 +254,37 @@ def test_key_echoed_by_server_is_scrubbed_from_errors(llamacpp_server, fault_pro
     assert secret_env not in message and secret_env not in repr(caught.value)
     assert all(secret_env not in record.getMessage() for record in caplog.records)
     assert len(proxy.log) == 1  # auth errors are not retried
+
+
+def test_rate_limits_pace_requests(llamacpp_server, fault_proxy) -> None:
+    proxy = fault_proxy(["ok"])
+    prompts = [user(f"Hi {index}") for index in range(30)]
+    params = GenerationParams(max_new_tokens=1, temperature=0.0)
+    model = OpenAIChatModel("smollm2", base_url=proxy.base_url, requests_per_minute=1200)  # 20/s, 20 burst
+    started = time.monotonic()
+    assert len(model.generate(prompts, params)) == 30
+    assert time.monotonic() - started >= 0.45  # the 10 past the burst wait 50 ms each
+    # 3000 tokens/min = 50/s, 50 burst. Each request reserves a ~5-token estimate, then is charged what the
+    # server counted (~30 with the chat template): the debt must pace later requests.
+    model = OpenAIChatModel("smollm2", base_url=proxy.base_url, tokens_per_minute=3000, max_concurrency=2)
+    started = time.monotonic()
+    assert len(model.generate(prompts[:6], params)) == 6
+    elapsed = time.monotonic() - started
+    stats = model.usage_stats()
+    used = stats["prompt_tokens"] + stats["completion_tokens"]
+    per_request = used / 6
+    assert per_request > 15
+    # everything charged before the last reservation, minus the burst, had to be refilled at 50/s
+    assert elapsed >= (used - 2 * per_request - 50) / 50 - 0.1
+
+
+def test_example_config_options_are_valid() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).parents[1] / "examples" / "openai-judge.yaml").read_text())
+    for role in ("critic", "judge"):
+        entry = config["models"][role]
+        assert entry["spec"].startswith("openai:")
+        jsonschema.validate({key: value for key, value in entry.items() if key != "spec"}, OPENAI_OPTIONS_SCHEMA)

@@ -479,11 +479,13 @@ class OpenAIChatModel:
         last: _Failure | None = None
         while True:
             tries += 1
-            if self._request_bucket is not None:
-                await self._request_bucket.acquire(1)
-            if self._token_bucket is not None:
-                await self._token_bucket.acquire(estimate)
             async with self._semaphore:
+                # Limits are taken inside the slot, right before sending, so what they pace is actual sends
+                # (and the token debt of replies that already came back), not requests queued for a slot.
+                if self._request_bucket is not None:
+                    await self._request_bucket.acquire(1)
+                if self._token_bucket is not None:
+                    await self._token_bucket.acquire(estimate)
                 self._count(requests=1)
                 try:
                     response = await asyncio.wait_for(
