@@ -109,7 +109,16 @@ class _QuietServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-FAULTS = ("ok", "429", "500", "hang", "drop", "malformed", "401", "400-logprobs", "no-logprobs")
+FAULTS = ("ok", "429", "500", "hang", "drop", "malformed", "401", "400-logprobs", "no-logprobs", "canned")
+
+CANNED = {
+    "id": "chatcmpl-canned",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "canned",
+    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "canned"}}],
+    "usage": {"prompt_tokens": 30, "completion_tokens": 1, "total_tokens": 31},
+}
 
 
 class FaultProxy:
@@ -128,7 +137,8 @@ class FaultProxy:
     - ``malformed``: 200 with ``application/json`` that is not JSON;
     - ``401``: an auth error whose body echoes the Authorization header (a worst-case server leaking the key);
     - ``400-logprobs``: a 400 saying log-probs are unsupported (what OpenAI says for reasoning models);
-    - ``no-logprobs``: forwards, then deletes ``logprobs`` from the reply (servers that ignore the parameter).
+    - ``no-logprobs``: forwards, then deletes ``logprobs`` from the reply (servers that ignore the parameter);
+    - ``canned``: answers at once with :data:`CANNED` (31 tokens of usage) -- for tests of pacing, not models.
 
     ``log`` records ``(fault, last user message)`` per request; ``answers`` maps the last user message of every
     forwarded request to the content the real server answered, so tests can check results are aligned.
@@ -235,6 +245,8 @@ class FaultProxy:
             self._forward(handler, body, key)
         elif fault == "no-logprobs":
             self._forward(handler, body, key, strip_logprobs=True)
+        elif fault == "canned":
+            self._reply(handler, 200, CANNED)
         elif fault == "400-logprobs":
             message = "logprobs are not supported with this model"
             self._reply(handler, 400, {"error": {"message": message, "type": "invalid_request_error"}})

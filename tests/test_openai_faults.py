@@ -30,6 +30,7 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/v1"
 
 
+@pytest.mark.slow  # 7 s on an idle 2-core box (hangs must outlast a 4 s timeout), 11 s under load
 def test_every_kind_of_fault_is_retried_and_nothing_is_lost(llamacpp_server, fault_proxy) -> None:
     # Each prompt walks this schedule from its own offset: half the prompts fail once (one of each kind), and
     # the retry lands on "ok". Deterministic however the concurrent requests interleave.

@@ -237,6 +237,20 @@ class _LoopThread:
             self.loop.close()
 
 
+class _Secret:
+    """Holds the API key so that ``vars(model)``, debuggers and accidental dumps show ``***``, not the key."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "***"
+
+    __str__ = __repr__
+
+
 class RequestFailed(RlaifError):
     """A request that did not succeed; ``status`` is the last HTTP status (None for timeouts, dropped connections)."""
 
@@ -304,8 +318,8 @@ class OpenAIChatModel:
                     "the key). Keys are never read from config files.",
                 )
             key = LOCAL_DUMMY_KEY
-        self._secrets = (key,) if key != LOCAL_DUMMY_KEY else ()
-        self._api_key = key
+        self._api_key = _Secret(key)
+        self._secrets = (self._api_key,) if key != LOCAL_DUMMY_KEY else ()
         self.max_concurrency = max(1, int(max_concurrency))
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
@@ -358,7 +372,7 @@ class OpenAIChatModel:
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
-            text = text.replace(secret, "***")
+            text = text.replace(secret.value, "***")
         return text
 
     def describe(self) -> dict[str, Any]:
@@ -390,7 +404,7 @@ class OpenAIChatModel:
             import openai
 
             self._client = openai.AsyncOpenAI(
-                api_key=self._api_key, base_url=self._base_url, max_retries=0, timeout=self.timeout
+                api_key=self._api_key.value, base_url=self._base_url, max_retries=0, timeout=self.timeout
             )
             self._semaphore = asyncio.Semaphore(self.max_concurrency)
             if self.requests_per_minute:
@@ -544,7 +558,12 @@ class OpenAIChatModel:
         tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
         if not tasks:
             return []
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        try:
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        except asyncio.CancelledError:  # the sync caller gave up (Ctrl-C): stop every request, not just the wait
+            for task in tasks:
+                task.cancel()
+            raise
         for task in pending:
             task.cancel()
         if pending:
