@@ -7,6 +7,7 @@ embedded SmolLM2-135M GGUF -- or on any server given with ``--base-url``.
 
     python benchmarks/openai_concurrency.py --quick
     python benchmarks/openai_concurrency.py --requests 48 --max-tokens 32 --threads 2
+    python benchmarks/openai_concurrency.py --canned      # client overhead only: a server that answers at once
 
 Prints requests/s and completion tokens/s for both paths and the ratio ours/raw (1.00 = no overhead).
 """
@@ -89,13 +90,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="smollm2", help="model name sent to the server")
     parser.add_argument("--threads", type=int, default=1, help="llama.cpp CPU threads (local server only)")
     parser.add_argument("--slots", type=int, default=8, help="llama.cpp parallel slots (local server only)")
+    parser.add_argument(
+        "--canned",
+        action="store_true",
+        help="no model: a local HTTP server answers every request at once with a fixed reply, so the table "
+        "shows pure client-side cost per request (200 requests per level unless --requests is given)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.requests, args.max_tokens, args.repeats = 8, 16, 1
+    if args.canned and "--requests" not in (argv if argv is not None else sys.argv):
+        args.requests = 200
 
     server = None
     base_url = args.base_url
-    if base_url is None:
+    if args.canned:
+        from tests.fixtures_llamacpp import FaultProxy
+
+        server = FaultProxy("http://127.0.0.1:9", ["canned"])
+        base_url = server.base_url
+        print(f"canned-reply HTTP server at {base_url} (Python ThreadingHTTPServer, no model)")
+    elif base_url is None:
         from tests.fixtures_llamacpp import start_llamacpp_server
 
         server = start_llamacpp_server(parallel=args.slots, threads=args.threads)
@@ -124,6 +139,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{args.requests / raw_s:>9.2f} {raw_tok / raw_s:>9.1f} | {raw_s / ours_s:>5.2f}"
         )
     print("\nratio = raw time / our time (1.00 = no overhead; > 1 means we were faster, i.e. noise)")
+    if args.canned:
+        server.close()
     del server
 
 
