@@ -51,7 +51,9 @@ def closest(name: str, choices: Sequence[str]) -> str | None:
     return matches[0] if matches else None
 
 
-def unknown_name_error(kind: str, name: str, available: Sequence[str], source: str | None = None) -> RlaifError:
+def unknown_name_error(
+    kind: str, name: str, available: Sequence[str], source: str | None = None
+) -> RlaifError:
     """``unknown judge 'pairwize' (did you mean 'pairwise'?); available: pairwise, score``."""
     suggestion = closest(name, available)
     hint = f" (did you mean '{suggestion}'?)" if suggestion else ""

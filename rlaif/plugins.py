@@ -7,6 +7,7 @@ Registries are built once per process (cheap: registering stores factories, noth
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -19,6 +20,9 @@ from rlaif import hookspecs
 from rlaif.errors import RlaifError, unknown_name_error
 
 KINDS = ("models", "judges", "rewards", "optimizers")
+
+BROKEN_PLUGINS: dict[str, str] = {}
+"""Entry-point plugins that failed to import, with the error (``rlaif plugins`` shows them)."""
 
 
 @dataclass
@@ -38,6 +42,7 @@ class PluginInfo:
     name: str
     version: str | None
     registers: dict[str, list[str]] = field(default_factory=dict)
+    error: str | None = None
 
 
 class Registry:
@@ -87,6 +92,8 @@ class Registry:
             for registration in self.entries[kind].values():
                 info = infos.setdefault(registration.plugin, PluginInfo(registration.plugin, None))
                 info.registers.setdefault(kind, []).append(registration.name)
+        for name, error in BROKEN_PLUGINS.items():
+            infos.setdefault(name, PluginInfo(name, None, error=error))
         return sorted(infos.values(), key=lambda info: (info.name != "rlaif", info.name))
 
     def _version_of(self, name: str, plugin: Any) -> str | None:
@@ -115,11 +122,14 @@ def make_manager(extra_modules: Iterable[str] = ()) -> pluggy.PluginManager:
             continue
         try:
             module = entry_point.load()
-        except Exception as exc:  # a broken third-party plugin must not take the CLI down silently
-            raise RlaifError(
-                f"plugin '{entry_point.name}' ({entry_point.value}) failed to load: {exc}",
-                hint="Reinstall or uninstall that package; `pip show` names its version.",
-            ) from exc
+        except Exception as exc:  # one broken plugin must not take every command down: warn and skip it
+            message = f"{type(exc).__name__}: {exc}"
+            BROKEN_PLUGINS[entry_point.name] = message
+            warnings.warn(
+                f"rlaif plugin '{entry_point.name}' ({entry_point.value}) failed to load and is skipped: {message}",
+                stacklevel=2,
+            )
+            continue
         try:
             module.__rlaif_distribution__ = entry_point.dist
         except (AttributeError, TypeError):

@@ -1,10 +1,244 @@
-"""The core commands (run, generate, train, plugins, init, checks), registered through ``register_commands``."""
+"""The core commands, registered through ``register_commands`` exactly as a plugin's commands would be."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import click
+
+from rlaif.errors import RlaifError
 from rlaif.hookspecs import hookimpl
 
 
+def _load(config_path: str | None, output_dir: str | None, max_prompts: int | None):
+    from rlaif.config import load_config
+
+    config = load_config(config_path)
+    return config.with_overrides(output_dir=output_dir, max_prompts=max_prompts)
+
+
+_config_arg = click.argument("config", required=False, type=click.Path(dir_okay=False))
+_output_opt = click.option(
+    "--output-dir",
+    "-o",
+    type=click.Path(file_okay=False),
+    help="Run directory (default: the config's output_dir, runs/default).",
+)
+_max_opt = click.option(
+    "--max-prompts", "-n", type=click.IntRange(min=1), help="Only the first N prompts (try a config quickly)."
+)
+_overwrite_opt = click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an existing run in the output directory instead of resuming it.",
+)
+_quiet_opt = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+
+
+@click.command()
+@_config_arg
+@_output_opt
+@_max_opt
+@_overwrite_opt
+@_quiet_opt
+def run(
+    config: str | None, output_dir: str | None, max_prompts: int | None, overwrite: bool, quiet: bool
+) -> None:
+    """Generate preference data with a constitution, then train the policy on it.
+
+    With no CONFIG, runs the embedded default: SmolLM2-135M-Instruct as policy, critic and judge, the
+    helpful-harmless constitution, the shipped prompts, and DPO. Re-running the same command resumes.
+
+    \b
+    Examples:
+      rlaif run
+      rlaif run examples/quickstart.yaml --max-prompts 4
+    """
+    from rlaif.pipeline import run as run_pipeline
+
+    result = run_pipeline(
+        _load(config, output_dir, max_prompts), overwrite=overwrite, progress=not quiet, echo=_echo
+    )
+    click.echo(result.summary())
+
+
+@click.command()
+@_config_arg
+@_output_opt
+@_max_opt
+@_overwrite_opt
+@_quiet_opt
+def generate(
+    config: str | None, output_dir: str | None, max_prompts: int | None, overwrite: bool, quiet: bool
+) -> None:
+    """Generate preference pairs only (generate -> critique -> revise -> judge), no training."""
+    from rlaif.pipeline import run as run_pipeline
+
+    result = run_pipeline(
+        _load(config, output_dir, max_prompts),
+        train=False,
+        overwrite=overwrite,
+        progress=not quiet,
+        echo=_echo,
+    )
+    click.echo(result.summary())
+
+
+@click.command()
+@click.argument("pairs", type=click.Path(exists=True))
+@click.option(
+    "--policy", default="embedded", show_default=True, help="Model to train: 'embedded' or a local directory."
+)
+@click.option("--optimizer", default="dpo", show_default=True, help="A registered optimizer.")
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Optimizer option (YAML value), repeatable.",
+)
+@click.option(
+    "--output-dir", "-o", required=True, type=click.Path(file_okay=False), help="Where the checkpoint goes."
+)
+@click.option("--seed", default=0, show_default=True)
+def train(
+    pairs: str, policy: str, optimizer: str, options: tuple[str, ...], output_dir: str, seed: int
+) -> None:
+    """Train a policy on PAIRS: a JSONL file in TRL preference format (e.g. a run's pairs.jsonl) or a dataset dir.
+
+    \b
+    Example:
+      rlaif train runs/default/round-1/pairs.jsonl -o trained --option beta=0.2 --option max_steps=10
+    """
+    from rlaif.pipeline import train_on_pairs
+
+    result = train_on_pairs(pairs, output_dir, policy, optimizer, parse_options(options), seed)
+    click.echo(f"Checkpoint: {result.checkpoint}")
+    click.echo(f"Metrics:    {Path(output_dir) / 'metrics.json'}")
+
+
+def parse_options(pairs: tuple[str, ...]) -> dict:
+    import yaml
+
+    options = {}
+    for item in pairs:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise RlaifError(f"--option '{item}': expected KEY=VALUE")
+        options[key] = yaml.safe_load(value)
+    return options
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins(as_json: bool) -> None:
+    """List installed plugins, their versions and what each registers."""
+    from rlaif.cli import extra_plugin_modules
+    from rlaif.plugins import get_registry
+
+    registry = get_registry(extra_plugin_modules())
+    infos = registry.plugins()
+    if as_json:
+        payload = [
+            {
+                "name": info.name,
+                "version": info.version,
+                "error": info.error,
+                "registers": {
+                    kind: [
+                        {"name": name, "description": registry.entries[kind][name].description}
+                        for name in sorted(names)
+                    ]
+                    for kind, names in info.registers.items()
+                },
+            }
+            for info in infos
+        ]
+        click.echo(json.dumps(payload, indent=2))
+        return
+    for info in infos:
+        click.echo(f"{info.name} {info.version or ''}".rstrip())
+        if info.error:
+            click.echo(f"  BROKEN: failed to load: {info.error}")
+        for kind, names in sorted(info.registers.items()):
+            for name in sorted(names):
+                description = registry.entries[kind][name].description
+                click.echo(f"  {kind[:-1]:<10} {name:<18} {description}")
+
+
+@click.group()
+def constitution() -> None:
+    """Work with constitutions."""
+
+
+@constitution.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+def constitution_check(files: tuple[str, ...]) -> None:
+    """Validate constitution FILES; lists every problem with its field path (exit 2 if any)."""
+    from rlaif.constitution import constitution_problems
+    from rlaif.files import load_yaml_mapping
+
+    failed = False
+    for file in files:
+        try:
+            problems = constitution_problems(load_yaml_mapping(file, "constitution"), file)
+        except RlaifError as error:
+            click.echo(str(error), err=True)
+            failed = True
+            continue
+        if problems:
+            failed = True
+            click.echo(f"{file}: {len(problems)} problem(s)", err=True)
+            for problem in problems:
+                click.echo(f"  - {problem}", err=True)
+        else:
+            click.echo(f"{file}: ok")
+    if failed:
+        raise click.exceptions.Exit(2)
+
+
+@click.group("config")
+def config_group() -> None:
+    """Work with run configs."""
+
+
+@config_group.command("check")
+@click.argument("config", required=False, type=click.Path())
+def config_check(config: str | None) -> None:
+    """Validate CONFIG and everything it refers to (files, plugin names, options) without loading models."""
+    from rlaif.config import check_config, load_config
+
+    loaded = load_config(config)
+    problems = check_config(loaded)
+    if problems:
+        click.echo(f"{config or 'default config'}: {len(problems)} problem(s)", err=True)
+        for problem in problems:
+            click.echo(f"  - {problem}", err=True)
+        raise click.exceptions.Exit(2)
+    click.echo(f"{config or 'default config'}: ok")
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+def init(directory: str, force: bool) -> None:
+    """Write a starter project to DIRECTORY: rlaif.yaml, constitution.yaml and prompts.jsonl to edit."""
+    from rlaif.starter import write_starter
+
+    written = write_starter(Path(directory), force=force)
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(
+        f"Next: edit them, then `rlaif config check {Path(directory) / 'rlaif.yaml'}` and `rlaif run {Path(directory) / 'rlaif.yaml'}`."
+    )
+
+
+def _echo(message: str) -> None:
+    click.echo(message, err=True)
+
+
 @hookimpl
-def register_commands(cli):
-    """Core commands are added here."""
+def register_commands(cli: click.Group) -> None:
+    for command in (run, generate, train, plugins, constitution, config_group, init):
+        cli.add_command(command)

@@ -25,7 +25,9 @@ def split_spec(spec: str, registry: Registry) -> tuple[str, str]:
     return "hf", spec
 
 
-def load_chat_model(spec: str, options: dict[str, Any] | None = None, registry: Registry | None = None) -> ChatModel:
+def load_chat_model(
+    spec: str, options: dict[str, Any] | None = None, registry: Registry | None = None
+) -> ChatModel:
     registry = registry or get_registry()
     scheme, rest = split_spec(spec, registry)
     factory = registry.get("models", scheme).factory

@@ -12,7 +12,11 @@ TRANSFORMERS_OPTIONS_SCHEMA = {
     "properties": {
         "device": {"type": "string", "description": "auto (default), cpu, cuda, cuda:1, mps"},
         "dtype": {"type": "string", "enum": ["auto", "float32", "bfloat16", "float16"]},
-        "batch_size": {"type": "integer", "minimum": 1, "description": "prompts per forward pass (default 8)"},
+        "batch_size": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "prompts per forward pass (default 16)",
+        },
     },
     "additionalProperties": False,
 }

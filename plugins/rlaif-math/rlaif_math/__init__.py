@@ -1,0 +1,16 @@
+"""rlaif-math: the ``math`` verifiable reward (final-answer extraction + math-verify equivalence)."""
+
+from __future__ import annotations
+
+from rlaif.hookspecs import Register, hookimpl
+from rlaif_math.extract import extract_answer, last_boxed
+from rlaif_math.reward import OPTIONS_SCHEMA, MathReward, make_math
+
+__all__ = ["MathReward", "extract_answer", "last_boxed", "make_math"]
+
+
+@hookimpl
+def register_rewards(register: Register) -> None:
+    """Register ``math``."""
+    register("math", make_math, description="final answer matches the gold `answer` (math-verify)",
+             options_schema=OPTIONS_SCHEMA)

@@ -1,0 +1,255 @@
+"""The Constitutional AI loop: generate -> critique -> revise -> judge -> one record per prompt.
+
+Prompts move through the stages in chunks: each stage is one batched call over the whole chunk (the backend
+batches further), and the chunk's records are journaled before the next chunk starts, so a crash loses at most
+one chunk of work. Every choice that involves chance (principle, sampling seed) derives from
+``(seed, round, prompt id)``, so a resumed run makes the same choices for the prompts it still has to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rlaif.constitution import Constitution, Principle
+from rlaif.engine.journal import Journal
+from rlaif.prompts import PromptItem
+from rlaif.protocols import ChatModel, Comparison, Conversation, GenerationParams, Judge
+
+
+@dataclass
+class EngineSettings:
+    answer: GenerationParams
+    critique: GenerationParams
+    revision: GenerationParams
+    margin: float = 0.02
+    chunk_size: int = 16
+    seed: int = 0
+    round: int = 1
+
+
+@dataclass
+class EngineResult:
+    pairs: int = 0
+    drops: Counter = field(default_factory=Counter)
+    skipped: int = 0
+    usage: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def prompt_seed(seed: int, round_index: int, prompt_id: str) -> int:
+    """A 31-bit seed for one prompt in one round, independent of order and batch composition."""
+    digest = hashlib.sha256(f"{seed}:{round_index}:{prompt_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+_LABEL_PREFIX = re.compile(
+    r"^\s*(?:\*\*)?(?:revised response|revision|rewritten response|response)\s*:\s*(?:\*\*)?\s*", re.I
+)
+
+
+def clean_revision(text: str) -> str:
+    """Strip a leading "Revision:"-style label small models like to add."""
+    return _LABEL_PREFIX.sub("", text, count=1).strip()
+
+
+def critique_conversation(
+    constitution: Constitution, principle: Principle, messages: Conversation, answer: str
+) -> Conversation:
+    """Few-shot examples (if any), then the prompt, the answer and the critique request."""
+    turns: Conversation = []
+    for example in constitution.examples_for(principle):
+        turns += [
+            {"role": "user", "content": example.prompt},
+            {"role": "assistant", "content": example.response},
+            {"role": "user", "content": principle.critique_request},
+            {"role": "assistant", "content": example.critique},
+            {"role": "user", "content": principle.revision_request},
+            {"role": "assistant", "content": example.revision},
+        ]
+    return [
+        *turns,
+        *messages,
+        {"role": "assistant", "content": answer},
+        {"role": "user", "content": principle.critique_request},
+    ]
+
+
+def revision_conversation(critique_turns: Conversation, critique: str, principle: Principle) -> Conversation:
+    return [
+        *critique_turns,
+        {"role": "assistant", "content": critique},
+        {"role": "user", "content": principle.revision_request},
+    ]
+
+
+def _usage(model: Any) -> dict[str, int]:
+    stats = getattr(model, "usage_stats", None)
+    return dict(stats()) if callable(stats) else {}
+
+
+class _StageMeter:
+    """Attributes each backend's usage counters (requests, tokens) to the stage that caused them."""
+
+    def __init__(self, result: EngineResult):
+        self.result = result
+
+    def run(self, stage: str, model: Any, call: Callable[[], Any]) -> Any:
+        before = _usage(model)
+        out = call()
+        after = _usage(model)
+        totals = self.result.usage.setdefault(stage, {})
+        for key, value in after.items():
+            if isinstance(value, int | float):
+                totals[key] = totals.get(key, 0) + value - before.get(key, 0)
+        return out
+
+
+def run_cai(
+    items: Sequence[PromptItem],
+    constitution: Constitution,
+    policy: ChatModel,
+    critic: ChatModel,
+    judge: Judge,
+    settings: EngineSettings,
+    journal: Journal,
+    progress: bool = True,
+    judge_model: ChatModel | None = None,
+) -> EngineResult:
+    """Run the loop over every prompt not yet in ``journal``; returns counts for this call."""
+    from tqdm.auto import tqdm
+
+    result = EngineResult()
+    done = journal.done_ids
+    pending = [item for item in items if item.id not in done]
+    result.skipped = len(items) - len(pending)
+    meter = _StageMeter(result)
+    models = {
+        "policy": policy.name,
+        "critic": critic.name,
+        "judge": getattr(judge_model, "name", None) or judge.name,
+    }
+    bar = tqdm(
+        total=len(items),
+        initial=result.skipped,
+        desc=f"round {settings.round}: CAI",
+        unit="prompt",
+        disable=not progress,
+    )
+    try:
+        for start in range(0, len(pending), settings.chunk_size):
+            chunk = pending[start : start + settings.chunk_size]
+            records = _run_chunk(
+                chunk, constitution, policy, critic, judge, settings, meter, models, bar, judge_model
+            )
+            journal.append(records)
+            for record in records:
+                if record["status"] == "pair":
+                    result.pairs += 1
+                else:
+                    result.drops[record["reason"]] += 1
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+    return result
+
+
+def _run_chunk(
+    chunk: Sequence[PromptItem],
+    constitution: Constitution,
+    policy: ChatModel,
+    critic: ChatModel,
+    judge: Judge,
+    settings: EngineSettings,
+    meter: _StageMeter,
+    models: dict[str, str],
+    bar: Any,
+    judge_model: ChatModel | None,
+) -> list[dict[str, Any]]:
+    seeds = [prompt_seed(settings.seed, settings.round, item.id) for item in chunk]
+    principles = [constitution.sample(random.Random(seed)) for seed in seeds]
+
+    bar.set_postfix_str("answer")
+    answers = meter.run(
+        "answer", policy, lambda: policy.generate([i.messages for i in chunk], settings.answer, seeds)
+    )
+    critique_turns = [
+        critique_conversation(constitution, p, item.messages, answer)
+        for item, p, answer in zip(chunk, principles, answers, strict=True)
+    ]
+    bar.set_postfix_str("critique")
+    critiques = meter.run(
+        "critique", critic, lambda: critic.generate(critique_turns, settings.critique, seeds)
+    )
+    revision_turns = [
+        revision_conversation(turns, critique, p)
+        for turns, critique, p in zip(critique_turns, critiques, principles, strict=True)
+    ]
+    bar.set_postfix_str("revise")
+    revisions = meter.run(
+        "revision", critic, lambda: critic.generate(revision_turns, settings.revision, seeds)
+    )
+    revisions = [clean_revision(text) for text in revisions]
+
+    records: list[dict[str, Any]] = []
+    to_judge: list[int] = []
+    for index, (item, answer, revision) in enumerate(zip(chunk, answers, revisions, strict=True)):
+        base = {
+            "id": item.id,
+            "round": settings.round,
+            "seed": seeds[index],
+            "principle_id": principles[index].id,
+            "constitution": constitution.name,
+            "models": models,
+            "prompt": item.messages,
+            "original": answer,
+            "critique": critiques[index],
+            "revision": revision,
+        }
+        if not answer.strip():
+            records.append({**base, "status": "drop", "reason": "empty answer"})
+        elif not revision.strip():
+            records.append({**base, "status": "drop", "reason": "empty revision"})
+        elif revision.strip() == answer.strip():
+            records.append({**base, "status": "drop", "reason": "revision identical to answer"})
+        elif revision.strip() == critiques[index].strip():
+            records.append({**base, "status": "drop", "reason": "revision repeats the critique"})
+        else:
+            records.append(base)
+            to_judge.append(index)
+
+    if to_judge:
+        bar.set_postfix_str("judge")
+        comparisons = [
+            Comparison(
+                prompt=chunk[i].messages,
+                a=records[i]["original"],
+                b=records[i]["revision"],
+                principle=principles[i],
+            )
+            for i in to_judge
+        ]
+        verdicts = meter.run("judge", judge_model or judge, lambda: judge.compare(comparisons))
+        for index, verdict in zip(to_judge, verdicts, strict=True):
+            record = records[index]
+            p_revision = 1.0 - verdict.p_a
+            record["judge"] = {"name": judge.name, "p_revision": p_revision, **verdict.details}
+            if abs(p_revision - 0.5) < settings.margin:
+                record.update(status="drop", reason="tie")
+                continue
+            chosen, rejected = (
+                (record["revision"], record["original"])
+                if p_revision > 0.5
+                else (record["original"], record["revision"])
+            )
+            record.update(
+                status="pair",
+                chosen=[{"role": "assistant", "content": chosen}],
+                rejected=[{"role": "assistant", "content": rejected}],
+                chosen_source="revision" if p_revision > 0.5 else "original",
+            )
+    return records

@@ -1,0 +1,462 @@
+"""A whole run, top to bottom: check -> (generate pairs -> train) x rounds, all state in one run directory.
+
+Run directory layout::
+
+    manifest.json          config hash, counts, timings, paths of every artifact (relative to the run dir)
+    config.yaml            the resolved config (all defaults filled in)
+    constitution.yaml      the constitution as used
+    round-1/records.jsonl  the journal: one record per prompt (pair or drop), fsync'd as it is made
+    round-1/pairs.jsonl    the pairs, TRL conversational preference format + provenance
+    round-1/pairs_dataset/ the same pairs as a `datasets` dataset (load_from_disk)
+    round-1/checkpoint/    the trained policy (safetensors; AutoModelForCausalLM.from_pretrained)
+    round-1/metrics.json   training metrics and log history
+
+Re-running the same config on the same directory resumes: finished prompts, rounds and training are skipped.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from filelock import FileLock, Timeout
+
+from rlaif import __version__
+from rlaif.config import RunConfig, require_valid
+from rlaif.constitution import Constitution, load_constitution
+from rlaif.engine import EngineSettings, Journal, run_cai
+from rlaif.errors import RlaifError
+from rlaif.files import atomic_write_json, atomic_write_text, write_jsonl
+from rlaif.models import load_chat_model, split_spec
+from rlaif.plugins import Registry, get_registry
+from rlaif.prompts import load_prompts
+from rlaif.protocols import ChatModel, TrainRequest
+
+Echo = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- models ------------------------------------------------------------------------------------------------------
+class ModelPool:
+    """Loads each distinct model once and hands it to every role that uses it (the judge factory's context)."""
+
+    def __init__(self, config: RunConfig, registry: Registry, overrides: dict[str, str] | None = None):
+        self.config = config
+        self.registry = registry
+        self.overrides = overrides or {}
+        self._loaded: dict[str, ChatModel] = {}
+
+    def _ref(self, role_or_spec: str):
+        from rlaif.config import ModelRef
+
+        if role_or_spec in ("policy", "critic", "judge"):
+            ref = self.config.model(role_or_spec)
+            if role_or_spec in self.overrides:
+                ref = ModelRef(self.overrides[role_or_spec], ref.options)
+            return ref
+        return ModelRef(role_or_spec)
+
+    def model(self, role_or_spec: str) -> ChatModel:
+        ref = self._ref(role_or_spec)
+        spec = resolve_local_spec(ref.spec, self.config, self.registry)
+        key = f"{spec}|{ref.key()}"
+        if key not in self._loaded:
+            self._loaded[key] = load_chat_model(spec, ref.options, self.registry)
+        return self._loaded[key]
+
+    def close(self) -> None:
+        self._loaded.clear()
+        gc.collect()
+
+
+def resolve_local_spec(spec: str, config: RunConfig, registry: Registry) -> str:
+    """Relative model directories are relative to the config file."""
+    scheme, rest = split_spec(spec, registry)
+    if scheme == "hf":
+        path = Path(rest).expanduser()
+        if not path.is_absolute() and (config.base_dir / path).exists():
+            return str((config.base_dir / path).resolve())
+    return spec
+
+
+def policy_weights_path(spec: str, config: RunConfig, registry: Registry) -> str:
+    """Where the policy's weights are on disk (the embedded model is materialised from its GGUF once)."""
+    if spec == "embedded":
+        from rlaif.models.embedded import embedded_model_dir
+
+        return str(embedded_model_dir())
+    scheme, rest = split_spec(resolve_local_spec(spec, config, registry), registry)
+    if scheme != "hf":
+        raise RlaifError(f"the policy '{spec}' is not a local model, so it cannot be trained here")
+    return rest
+
+
+# -- run directory -------------------------------------------------------------------------------------------------
+@dataclass
+class RunDirectory:
+    """The run's folder, its lock (one process at a time) and its manifest (written atomically)."""
+
+    path: Path
+    manifest: dict[str, Any] = field(default_factory=dict)
+    _lock: FileLock | None = None
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / "manifest.json"
+
+    def acquire(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        owner_file = self.path / ".lock.owner"
+        lock = FileLock(str(self.path / ".lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            owner = owner_file.read_text().strip() if owner_file.exists() else "another process"
+            raise RlaifError(
+                f"{self.path}: this run directory is in use by {owner}",
+                hint="Wait for it to finish, or choose another --output-dir.",
+            ) from None
+        owner_file.write_text(
+            f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+        )
+        self._lock = lock
+
+    def release(self) -> None:
+        if self._lock is not None:
+            (self.path / ".lock.owner").unlink(missing_ok=True)
+            self._lock.release()
+            self._lock = None
+
+    def load_manifest(self) -> dict[str, Any]:
+        import json
+
+        if self.manifest_path.exists():
+            try:
+                self.manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise RlaifError(
+                    f"{self.manifest_path}: corrupt manifest ({exc.msg}); use --overwrite to start over"
+                ) from None
+        return self.manifest
+
+    def save_manifest(self) -> None:
+        self.manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        atomic_write_json(self.manifest_path, self.manifest)
+
+    def round_entry(self, round_index: int) -> dict[str, Any]:
+        rounds = self.manifest.setdefault("rounds", [])
+        while len(rounds) < round_index:
+            rounds.append({"round": len(rounds) + 1})
+        return rounds[round_index - 1]
+
+    def relative(self, path: Path) -> str:
+        return os.path.relpath(path, self.path)
+
+
+def prepare_run_directory(config: RunConfig, overwrite: bool = False) -> RunDirectory:
+    """Lock the run directory and check that resuming in it is safe (same result-affecting config)."""
+    import shutil
+
+    run_dir = RunDirectory(config.output_dir)
+    run_dir.acquire()
+    try:
+        manifest = run_dir.load_manifest() if not overwrite else {}
+        if overwrite:
+            for child in run_dir.path.iterdir():
+                if child.name not in (".lock", ".lock.owner"):
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+            run_dir.manifest = {}
+        elif manifest and manifest.get("config_hash") != config.result_hash():
+            raise RlaifError(
+                f"{run_dir.path}: holds a run made with a different config (hash {manifest.get('config_hash')} vs "
+                f"{config.result_hash()}); resuming would mix results.",
+                hint="Use --overwrite to replace it, or --output-dir to start a new run elsewhere.",
+            )
+    except BaseException:
+        run_dir.release()
+        raise
+    return run_dir
+
+
+# -- results ---------------------------------------------------------------------------------------------------
+@dataclass
+class RunResult:
+    run_dir: Path
+    manifest: dict[str, Any]
+
+    @property
+    def final_checkpoint(self) -> Path | None:
+        value = self.manifest.get("final_checkpoint")
+        return self.run_dir / value if value else None
+
+    def summary(self) -> str:
+        lines = [f"Run directory: {self.run_dir}"]
+        for entry in self.manifest.get("rounds", []):
+            counts = entry.get("counts", {})
+            drops = ", ".join(f"{k}: {v}" for k, v in sorted(counts.get("drops", {}).items())) or "none"
+            lines.append(
+                f"  round {entry['round']}: {counts.get('prompts', 0)} prompts -> {counts.get('pairs', 0)} pairs "
+                f"(drops: {drops})"
+            )
+            if entry.get("pairs"):
+                lines.append(f"    pairs:      {self.run_dir / entry['pairs']}")
+            if entry.get("checkpoint"):
+                lines.append(f"    checkpoint: {self.run_dir / entry['checkpoint']}")
+            if entry.get("train_skipped"):
+                lines.append(f"    training skipped: {entry['train_skipped']}")
+        lines.append(f"  manifest:     {self.run_dir / 'manifest.json'}")
+        return "\n".join(lines)
+
+
+def pairs_dataset(records: list[dict[str, Any]]):
+    """Pairs as a ``datasets.Dataset`` (TRL conversational preference columns + flat provenance)."""
+    from datasets import Dataset
+
+    pairs = [r for r in records if r.get("status") == "pair"]
+    rows = {
+        "prompt": [r["prompt"] for r in pairs],
+        "chosen": [r["chosen"] for r in pairs],
+        "rejected": [r["rejected"] for r in pairs],
+        "id": [r["id"] for r in pairs],
+        "principle_id": [r["principle_id"] for r in pairs],
+        "p_revision": [float(r["judge"]["p_revision"]) for r in pairs],
+        "chosen_source": [r["chosen_source"] for r in pairs],
+        "round": [r["round"] for r in pairs],
+        "seed": [r["seed"] for r in pairs],
+    }
+    return Dataset.from_dict(rows)
+
+
+# -- stages --------------------------------------------------------------------------------------------------------
+def _generate_round(
+    config: RunConfig,
+    run_dir: RunDirectory,
+    round_index: int,
+    policy_spec: str,
+    constitution: Constitution,
+    registry: Registry,
+    progress: bool,
+    echo: Echo,
+) -> list[dict[str, Any]]:
+    round_dir = run_dir.path / f"round-{round_index}"
+    entry = run_dir.round_entry(round_index)
+    items = load_prompts(config)
+    journal = Journal(round_dir / "records.jsonl")
+    entry.update(round=round_index, policy=policy_spec, records=run_dir.relative(journal.path))
+    if not (journal.done_ids >= {item.id for item in items}):
+        if journal.records:
+            echo(
+                f"Resuming round {round_index}: {len(journal.records)} of {len(items)} prompts already done."
+            )
+        pool = ModelPool(config, registry, overrides={"policy": policy_spec})
+        try:
+            started = time.perf_counter()
+            echo(f"Loading models (policy: {policy_spec}) ...")
+            policy, critic, judge_model = pool.model("policy"), pool.model("critic"), pool.model("judge")
+            judge_section = config["judge"]
+            judge = registry.get("judges", judge_section["name"], config.source).factory(
+                judge_section["options"], pool
+            )
+            settings = EngineSettings(
+                answer=config.sampling("generation"),
+                critique=config.sampling("critique"),
+                revision=config.sampling("revision"),
+                margin=judge_section["margin"],
+                chunk_size=config["chunk_size"],
+                seed=config["seed"],
+                round=round_index,
+            )
+            result = run_cai(
+                items, constitution, policy, critic, judge, settings, journal, progress, judge_model
+            )
+            timings = entry.setdefault("timings", {})
+            timings["generate_s"] = round(timings.get("generate_s", 0) + time.perf_counter() - started, 2)
+            usage = entry.setdefault("usage", {})
+            for stage, counts in result.usage.items():
+                for key, value in counts.items():
+                    usage.setdefault(stage, {})[key] = usage.get(stage, {}).get(key, 0) + value
+        finally:
+            pool.close()
+    records = [record for record in journal.records if record["id"] in {item.id for item in items}]
+    pairs = [r for r in records if r["status"] == "pair"]
+    drops: dict[str, int] = {}
+    for record in records:
+        if record["status"] == "drop":
+            drops[record["reason"]] = drops.get(record["reason"], 0) + 1
+    write_jsonl(round_dir / "pairs.jsonl", pairs)
+    dataset_dir = round_dir / "pairs_dataset"
+    if pairs:  # `datasets` cannot load an empty saved dataset back, so none is written
+        pairs_dataset(records).save_to_disk(str(dataset_dir))
+    entry.update(
+        status="generated",
+        pairs=run_dir.relative(round_dir / "pairs.jsonl"),
+        dataset=run_dir.relative(dataset_dir) if pairs else None,
+        counts={"prompts": len(records), "pairs": len(pairs), "drops": drops},
+    )
+    run_dir.save_manifest()
+    return records
+
+
+def _train_round(
+    config: RunConfig,
+    run_dir: RunDirectory,
+    round_index: int,
+    policy_spec: str,
+    registry: Registry,
+    echo: Echo,
+) -> str | None:
+    """Train this round's policy; returns the new checkpoint's path (relative to the run dir) or None."""
+    from datasets import load_from_disk
+
+    entry = run_dir.round_entry(round_index)
+    round_dir = run_dir.path / f"round-{round_index}"
+    if entry.get("checkpoint") and (run_dir.path / entry["checkpoint"] / "config.json").exists():
+        return entry["checkpoint"]
+    section = config["optimizer"]
+    optimizer = registry.get("optimizers", section["name"], config.source).factory(section["options"])
+    n_pairs = entry.get("counts", {}).get("pairs", 0)
+    if optimizer.needs == "pairs" and n_pairs == 0:
+        entry["train_skipped"] = "no pairs survived judging (all dropped); see drops in counts"
+        echo(f"Round {round_index}: no pairs to train on; training skipped.")
+        run_dir.save_manifest()
+        return None
+    dataset = load_from_disk(str(round_dir / "pairs_dataset"))
+    echo(f"Training round {round_index} with {section['name']} on {len(dataset)} pairs ...")
+    started = time.perf_counter()
+    result = optimizer.train(
+        TrainRequest(
+            policy=policy_weights_path(policy_spec, config, registry),
+            output_dir=round_dir,
+            pairs=dataset,
+            seed=config["seed"],
+        )
+    )
+    atomic_write_json(
+        round_dir / "metrics.json", {"metrics": result.metrics, "log_history": result.log_history}
+    )
+    entry.setdefault("timings", {})["train_s"] = round(time.perf_counter() - started, 2)
+    entry.update(
+        status="trained",
+        checkpoint=run_dir.relative(Path(result.checkpoint)),
+        metrics=run_dir.relative(round_dir / "metrics.json"),
+        train_metrics={k: v for k, v in result.metrics.items() if isinstance(v, int | float | str | None)},
+    )
+    run_dir.save_manifest()
+    return entry["checkpoint"]
+
+
+def run(
+    config: RunConfig,
+    *,
+    train: bool | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    echo: Echo = _stderr,
+) -> RunResult:
+    """The whole loop for ``config.rounds`` rounds. ``train=False`` makes preference data only."""
+    require_valid(config)
+    registry = get_registry(config["plugins"])
+    do_train = config["train"] if train is None else train
+    constitution = load_constitution(config["constitution"], config.base_dir)
+    run_dir = prepare_run_directory(config, overwrite=overwrite)
+    try:
+        manifest = run_dir.manifest
+        manifest.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S"))
+        manifest.update(
+            rlaif_version=__version__,
+            config_hash=config.result_hash(),
+            config="config.yaml",
+            constitution="constitution.yaml",
+            config_source=config.source,
+        )
+        atomic_write_text(
+            run_dir.path / "config.yaml", yaml.safe_dump(config.raw, sort_keys=False, allow_unicode=True)
+        )
+        atomic_write_text(
+            run_dir.path / "constitution.yaml",
+            yaml.safe_dump(constitution.to_dict(), sort_keys=False, allow_unicode=True),
+        )
+        run_dir.save_manifest()
+        policy_spec = config.model("policy").spec
+        rounds = config["rounds"] if do_train else 1
+        for round_index in range(1, rounds + 1):
+            _generate_round(config, run_dir, round_index, policy_spec, constitution, registry, progress, echo)
+            if do_train:
+                checkpoint = _train_round(config, run_dir, round_index, policy_spec, registry, echo)
+                if checkpoint:
+                    policy_spec = str((run_dir.path / checkpoint).resolve())
+                    manifest["final_checkpoint"] = checkpoint
+        manifest["status"] = "complete"
+        run_dir.save_manifest()
+        return RunResult(run_dir.path, manifest)
+    finally:
+        run_dir.release()
+
+
+def train_on_pairs(
+    pairs_path: str | Path,
+    output_dir: str | Path,
+    policy: str = "embedded",
+    optimizer: str = "dpo",
+    options: dict[str, Any] | None = None,
+    seed: int = 0,
+    plugins: tuple[str, ...] = (),
+) -> Any:
+    """``rlaif train``: train a policy on a pairs file (JSONL in TRL preference format) or dataset directory."""
+    from datasets import Dataset, load_from_disk
+
+    from rlaif.config import config_from_dict
+    from rlaif.files import iter_jsonl, schema_problems
+
+    registry = get_registry(plugins)
+    registration = registry.get("optimizers", optimizer)
+    if registration.options_schema:
+        problems = schema_problems(options or {}, registration.options_schema, None, ("options",))
+        if problems:
+            raise RlaifError(f"invalid options for optimizer '{optimizer}'", problems)
+    path = Path(pairs_path)
+    if path.is_dir():
+        dataset = load_from_disk(str(path))
+    else:
+        rows = []
+        for number, record in iter_jsonl(path, "pairs file"):
+            missing = [key for key in ("prompt", "chosen", "rejected") if key not in record]
+            if missing:
+                raise RlaifError(
+                    f"{path}: line {number}: missing {', '.join(missing)} (expected TRL preference format)"
+                )
+            if record.get("status", "pair") == "pair":
+                rows.append({key: record[key] for key in ("prompt", "chosen", "rejected")})
+        dataset = Dataset.from_list(rows)
+    if len(dataset) == 0:
+        raise RlaifError(f"{path}: no pairs to train on")
+    config = config_from_dict({"models": {"policy": policy}})
+    built = registration.factory(options or {})
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    result = built.train(
+        TrainRequest(
+            policy=policy_weights_path(policy, config, registry),
+            output_dir=output_dir,
+            pairs=dataset,
+            seed=seed,
+        )
+    )
+    atomic_write_json(
+        output_dir / "metrics.json", {"metrics": result.metrics, "log_history": result.log_history}
+    )
+    return result
