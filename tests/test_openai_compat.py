@@ -278,13 +278,18 @@ def test_rate_limits_pace_requests(fault_proxy) -> None:
     assert (6 * 31 - 2 * 31 - 50) / 50 <= elapsed < 15
 
 
-def test_example_config_options_are_valid() -> None:
+def test_example_config_passes_config_check() -> None:
+    """examples/openai-judge.yaml validates against the run-config schema *and* this backend's options schema."""
     from pathlib import Path
 
-    import yaml
+    from rlaif.config import check_config, load_config
 
-    config = yaml.safe_load((Path(__file__).parents[1] / "examples" / "openai-judge.yaml").read_text())
+    config = load_config(Path(__file__).parents[1] / "examples" / "openai-judge.yaml")
+    assert check_config(config) == []
     for role in ("critic", "judge"):
-        entry = config["models"][role]
-        assert entry["spec"].startswith("openai:")
-        jsonschema.validate({key: value for key, value in entry.items() if key != "spec"}, OPENAI_OPTIONS_SCHEMA)
+        ref = config.model(role)
+        assert ref.spec == "openai:smollm2" and ref.options["base_url"].endswith("/v1")
+    bad = load_config(Path(__file__).parents[1] / "examples" / "openai-judge.yaml").with_overrides(
+        models={"policy": "embedded", "judge": {"spec": "openai:m", "api_key": "sk-in-a-file"}}
+    )
+    assert any("api_key" in str(problem) for problem in check_config(bad))
