@@ -19,6 +19,8 @@ from rlaif.cli import build_cli
 
 SECRET = "sk-test-SECRET-9d8c7b6a5f4e"
 SHORT = {"max_new_tokens": 16}
+SAMPLED = {"max_new_tokens": 16, "temperature": 1.0}
+"""Revisions are sampled: a greedy 135M model just repeats its critique, and such records never reach the judge."""
 
 
 def served(base_url: str, **options: Any) -> dict[str, Any]:
@@ -34,7 +36,7 @@ def write_config(tmp_path: Path, models: dict[str, Any]) -> Path:
         "models": models,
         "generation": SHORT,
         "critique": SHORT,
-        "revision": SHORT,
+        "revision": SAMPLED,
     }
     path = tmp_path / "rlaif.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -82,9 +84,13 @@ def test_run_with_served_critic_and_judge(tmp_path, llamacpp_server, monkeypatch
     usage = manifest["rounds"][0]["usage"]
     assert usage["critique"]["requests"] == 2 and usage["revision"]["requests"] == 2
     assert usage["critique"]["completion_tokens"] > 0 and usage["critique"]["failures"] == 0
-    judged = [record for record in records if record["status"] == "pair" or "verdict" in record]
-    if judged:  # both orders asked of the served judge, by log-probs
-        assert usage["judge"]["requests"] >= 2 * len(judged)
+    judged = [record for record in records if "judge" in record]
+    assert judged, [record.get("reason") for record in records]
+    assert usage["judge"]["requests"] == 2 * len(judged)  # both orders, one log-prob request each
+    assert usage["judge"]["completion_tokens"] == 2 * len(judged)  # max_tokens=1: no text fallback was needed
+    for record in judged:
+        assert 0.0 <= record["judge"]["p_revision"] <= 1.0
+        assert record["judge"]["p_a_order_ab"] is not None and record["judge"]["p_a_order_ba"] is not None
     assert_key_nowhere(run)
 
 
@@ -103,6 +109,7 @@ def test_fault_injected_run_loses_nothing(tmp_path, fault_proxy, monkeypatch) ->
     run = tmp_path / "run"
     records = records_of(run)
     assert len(records) == 4 and len({record["id"] for record in records}) == 4
+    assert any("judge" in record for record in records)  # the judge stage ran through the faults too
     faults = proxy.counts()
     assert sum(n for fault, n in faults.items() if fault != "ok") >= 4  # the run really met faults
     manifest = json.loads((run / "manifest.json").read_text())
