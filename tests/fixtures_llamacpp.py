@@ -205,6 +205,11 @@ class FaultProxy:
     def base_url(self) -> str:
         return self.url + "/v1"
 
+    def set_schedule(self, schedule: Sequence[str]) -> None:
+        """Switch faults mid-test (e.g. the server "goes down for good" after some work is saved)."""
+        with self._lock:
+            self.schedule = list(schedule)
+
     def counts(self) -> dict[str, int]:
         with self._lock:
             result: dict[str, int] = {}

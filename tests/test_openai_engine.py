@@ -117,3 +117,45 @@ def test_fault_injected_run_loses_nothing(tmp_path, fault_proxy, monkeypatch) ->
     assert sum(stage.get("retries", 0) for stage in usage.values()) == len(proxy.log) - faults["ok"]
     assert all(stage.get("failures", 0) == 0 for stage in usage.values())
     assert_key_nowhere(run)
+
+
+@pytest.mark.slow
+def test_server_down_mid_run_stops_cleanly_and_resume_finishes(tmp_path, fault_proxy, monkeypatch) -> None:
+    """After the first chunk is saved the server "goes down": exit 2 with a clear message, the saved chunk
+    stays; once the server is back, re-running resumes and does only the rest."""
+    import threading
+    import time
+
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    proxy = fault_proxy(["ok"])
+    options = {"max_retries": 2, "backoff_base": 0.05, "timeout": 30}
+    models = {role: served(proxy.base_url, **options) for role in ("policy", "critic", "judge")}
+    config = write_config(tmp_path, models)
+    journal = tmp_path / "run" / "round-1" / "records.jsonl"
+    stop = threading.Event()
+
+    def take_server_down_after_first_chunk() -> None:
+        while not stop.is_set():
+            if journal.exists() and len(journal.read_text().splitlines()) >= 2:
+                proxy.set_schedule(["500"])
+                return
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=take_server_down_after_first_chunk, daemon=True)
+    watcher.start()
+    started = time.monotonic()
+    result = CliRunner().invoke(build_cli(), ["run", str(config), "-q", "--max-prompts", "4"])
+    stop.set()
+    assert result.exit_code == 2, result.output
+    assert "request failed after 3 tries" in result.output and "HTTP 500" in result.output
+    assert proxy.base_url in result.output and "Traceback" not in result.output
+    assert SECRET not in result.output
+    assert time.monotonic() - started < 120
+    assert len(records_of(tmp_path / "run")) == 2  # the finished chunk was kept
+
+    proxy.set_schedule(["ok"])
+    resumed = run_cli(config, 3)
+    assert "2 of 3 prompts already done" in resumed.output
+    records = records_of(tmp_path / "run")
+    assert len(records) == 3 and len({record["id"] for record in records}) == 3
+    assert_key_nowhere(tmp_path / "run")
