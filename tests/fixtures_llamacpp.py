@@ -109,7 +109,7 @@ class _QuietServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-FAULTS = ("ok", "429", "500", "hang", "drop", "malformed", "401", "400-logprobs", "no-logprobs", "canned")
+FAULTS = ("ok", "429", "500", "hang", "drop", "malformed", "401", "400-logprobs", "no-logprobs", "canned", "no-choices")
 
 CANNED = {
     "id": "chatcmpl-canned",
@@ -135,6 +135,7 @@ class FaultProxy:
     - ``hang``: reads the request, then sends nothing for ``hang_seconds`` (past the client's timeout) and closes;
     - ``drop``: closes the connection without a response;
     - ``malformed``: 200 with ``application/json`` that is not JSON;
+    - ``no-choices``: 200 with valid JSON but an empty ``choices`` list;
     - ``401``: an auth error whose body echoes the Authorization header (a worst-case server leaking the key);
     - ``400-logprobs``: a 400 saying log-probs are unsupported (what OpenAI says for reasoning models);
     - ``no-logprobs``: forwards, then deletes ``logprobs`` from the reply (servers that ignore the parameter);
@@ -250,6 +251,8 @@ class FaultProxy:
             self._forward(handler, body, key)
         elif fault == "no-logprobs":
             self._forward(handler, body, key, strip_logprobs=True)
+        elif fault == "no-choices":
+            self._reply(handler, 200, {**CANNED, "choices": []})
         elif fault == "canned":
             self._reply(handler, 200, CANNED)
         elif fault == "400-logprobs":
