@@ -10,4 +10,6 @@ BUILTIN_MODULES = (
     "rlaif.rewards",
     "rlaif.optimizers",
     "rlaif.cli.commands",
+    "rlaif.eval",
+    "rlaif.report",
 )
