@@ -28,7 +28,20 @@ sys.path.insert(0, str(REPO))
 from rlaif.models.openai_compat import OpenAIChatModel  # noqa: E402
 from rlaif.protocols import GenerationParams  # noqa: E402
 
-TOPICS = ["rivers", "bread", "chess", "owls", "rain", "bridges", "tea", "maps", "glass", "bees", "salt", "kites"]
+TOPICS = [
+    "rivers",
+    "bread",
+    "chess",
+    "owls",
+    "rain",
+    "bridges",
+    "tea",
+    "maps",
+    "glass",
+    "bees",
+    "salt",
+    "kites",
+]
 
 
 def prompts(count: int, run: int) -> list[list[dict[str, str]]]:
@@ -40,7 +53,9 @@ def prompts(count: int, run: int) -> list[list[dict[str, str]]]:
     ]
 
 
-def run_ours(base_url: str, model: str, conversations: list, params: GenerationParams, concurrency: int) -> tuple:
+def run_ours(
+    base_url: str, model: str, conversations: list, params: GenerationParams, concurrency: int
+) -> tuple:
     backend = OpenAIChatModel(model, base_url=base_url, max_concurrency=concurrency, timeout=300)
     backend.generate(conversations[:1], params)  # warm: client, loop thread, connection
     before = backend.usage_stats()["completion_tokens"]
@@ -53,11 +68,15 @@ def run_ours(base_url: str, model: str, conversations: list, params: GenerationP
     return elapsed, tokens
 
 
-def run_raw(base_url: str, model: str, conversations: list, params: GenerationParams, concurrency: int) -> tuple:
+def run_raw(
+    base_url: str, model: str, conversations: list, params: GenerationParams, concurrency: int
+) -> tuple:
     import openai
 
     async def main() -> tuple[float, int]:
-        client = openai.AsyncOpenAI(base_url=base_url, api_key="sk-no-key-required", max_retries=0, timeout=300)
+        client = openai.AsyncOpenAI(
+            base_url=base_url, api_key="sk-no-key-required", max_retries=0, timeout=300
+        )
         semaphore = asyncio.Semaphore(concurrency)
 
         async def one(conversation: list) -> Any:
@@ -80,7 +99,9 @@ def run_raw(base_url: str, model: str, conversations: list, params: GenerationPa
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="8 requests per level, 16 tokens, 1 repeat")
     parser.add_argument("--requests", type=int, default=32, help="requests per concurrency level")
     parser.add_argument("--max-tokens", type=int, default=32)
@@ -128,7 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     for concurrency in args.concurrency:
         ours, raw = [], []
         for _ in range(args.repeats):  # interleaved, so load drift hits both paths alike
-            ours.append(run_ours(base_url, args.model, prompts(args.requests, next(runs)), params, concurrency))
+            ours.append(
+                run_ours(base_url, args.model, prompts(args.requests, next(runs)), params, concurrency)
+            )
             raw.append(run_raw(base_url, args.model, prompts(args.requests, next(runs)), params, concurrency))
         ours_s = statistics.median(elapsed for elapsed, _ in ours)
         raw_s = statistics.median(elapsed for elapsed, _ in raw)

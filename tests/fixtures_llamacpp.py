@@ -109,7 +109,19 @@ class _QuietServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-FAULTS = ("ok", "429", "500", "hang", "drop", "malformed", "401", "400-logprobs", "no-logprobs", "canned", "no-choices")
+FAULTS = (
+    "ok",
+    "429",
+    "500",
+    "hang",
+    "drop",
+    "malformed",
+    "401",
+    "400-logprobs",
+    "no-logprobs",
+    "canned",
+    "no-choices",
+)
 
 CANNED = {
     "id": "chatcmpl-canned",
@@ -259,7 +271,9 @@ class FaultProxy:
             message = "logprobs are not supported with this model"
             self._reply(handler, 400, {"error": {"message": message, "type": "invalid_request_error"}})
         elif fault == "429":
-            self._reply(handler, 429, {"error": {"message": "slow down", "type": "rate_limit"}}, self.retry_after)
+            self._reply(
+                handler, 429, {"error": {"message": "slow down", "type": "rate_limit"}}, self.retry_after
+            )
         elif fault == "500":
             self._reply(handler, 500, {"error": {"message": "injected failure", "type": "server_error"}})
         elif fault == "401":
@@ -278,7 +292,9 @@ class FaultProxy:
             handler.end_headers()
             handler.wfile.write(raw)
 
-    def _reply(self, handler: BaseHTTPRequestHandler, status: int, payload: Any, retry_after: str | None = None):
+    def _reply(
+        self, handler: BaseHTTPRequestHandler, status: int, payload: Any, retry_after: str | None = None
+    ):
         raw = json.dumps(payload).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")

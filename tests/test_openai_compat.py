@@ -60,7 +60,10 @@ def test_retry_after_seconds_date_cap_and_garbage() -> None:
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
     http_date = format_datetime(now + timedelta(seconds=7), usegmt=True)
     assert parse_retry_after(http_date, now=now.timestamp()) == pytest.approx(7.0)
-    assert parse_retry_after(format_datetime(now - timedelta(seconds=9), usegmt=True), now=now.timestamp()) == 0.0
+    assert (
+        parse_retry_after(format_datetime(now - timedelta(seconds=9), usegmt=True), now=now.timestamp())
+        == 0.0
+    )
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
 
@@ -91,7 +94,9 @@ def test_token_bucket_paces_after_the_burst() -> None:
 
 
 def test_options_schema_and_factory_registration(llamacpp_server) -> None:
-    jsonschema.validate({"base_url": "http://x/v1", "max_concurrency": 4, "logprobs": "auto"}, OPENAI_OPTIONS_SCHEMA)
+    jsonschema.validate(
+        {"base_url": "http://x/v1", "max_concurrency": 4, "logprobs": "auto"}, OPENAI_OPTIONS_SCHEMA
+    )
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"api_key": "sk-oops"}, OPENAI_OPTIONS_SCHEMA)  # keys never go in config
     # only the built-in model plugin: entry points installed in this environment are not under test here
@@ -213,7 +218,9 @@ def test_logprobs_false_sends_nothing(llamacpp_server, fault_proxy) -> None:
 
 
 @pytest.mark.parametrize("fault", ["no-logprobs", "400-logprobs"])
-def test_server_without_logprobs_falls_back_and_warns_once(llamacpp_server, fault_proxy, caplog, fault) -> None:
+def test_server_without_logprobs_falls_back_and_warns_once(
+    llamacpp_server, fault_proxy, caplog, fault
+) -> None:
     proxy = fault_proxy([fault])
     model = OpenAIChatModel("smollm2", base_url=proxy.base_url, max_retries=1, backoff_base=0.01)
     with caplog.at_level(logging.WARNING, logger="rlaif.models.openai_compat"):
@@ -244,7 +251,9 @@ def test_key_is_used_but_never_shown(llamacpp_server, secret_env, caplog) -> Non
         pickle.dumps(model)
 
 
-def test_key_echoed_by_server_is_scrubbed_from_errors(llamacpp_server, fault_proxy, secret_env, caplog) -> None:
+def test_key_echoed_by_server_is_scrubbed_from_errors(
+    llamacpp_server, fault_proxy, secret_env, caplog
+) -> None:
     proxy = fault_proxy(["401"])
     model = OpenAIChatModel("smollm2", base_url=proxy.base_url)
     with caplog.at_level(logging.DEBUG), pytest.raises(RequestFailed) as caught:

@@ -41,7 +41,8 @@ def test_every_kind_of_fault_is_retried_and_nothing_is_lost(llamacpp_server, fau
     )
     prompts = [user(f"Say a word about the number {index}.") for index in range(20)]
     expected = {
-        kind: sum(schedule[proxy.offset(prompt[0]["content"])] == kind for prompt in prompts) for kind in schedule
+        kind: sum(schedule[proxy.offset(prompt[0]["content"])] == kind for prompt in prompts)
+        for kind in schedule
     }
     assert all(expected[kind] >= 1 for kind in schedule)  # this prompt set meets every kind of fault
     started = time.monotonic()
@@ -57,7 +58,9 @@ def test_every_kind_of_fault_is_retried_and_nothing_is_lost(llamacpp_server, fau
     faults = proxy.counts()
     assert faults == expected | {"ok": 20}  # one successful forward per prompt: no duplicate work reached it
     assert stats["requests"] == len(proxy.log)  # every try we counted reached the proxy, and vice versa
-    assert stats["retries"] == stats["requests"] - 20 == sum(n for fault, n in faults.items() if fault != "ok")
+    assert (
+        stats["retries"] == stats["requests"] - 20 == sum(n for fault, n in faults.items() if fault != "ok")
+    )
     assert stats["failures"] == 0
     assert stats["rate_limited"] == faults.get("429", 0)
     assert stats["server_errors"] == faults.get("500", 0)
@@ -75,7 +78,9 @@ def test_hung_requests_time_out_and_are_retried(fault_proxy) -> None:
     (2 s: even canned replies took over 0.5 s now and then at load average 12 on 2 cores).
     """
     proxy = fault_proxy(["hang", "canned"], hang_seconds=30.0, per_prompt=True)
-    model = OpenAIChatModel("smollm2", base_url=proxy.base_url, timeout=2.0, backoff_base=0.01, max_concurrency=8)
+    model = OpenAIChatModel(
+        "smollm2", base_url=proxy.base_url, timeout=2.0, backoff_base=0.01, max_concurrency=8
+    )
     prompts = [user(f"Hi {index}") for index in range(8)]
     hung = sum(proxy.offset(prompt[0]["content"]) == 0 for prompt in prompts)
     assert 1 <= hung < 8

@@ -73,15 +73,30 @@ OPENAI_OPTIONS_SCHEMA: dict[str, Any] = {
         "max_concurrency": {"type": "integer", "minimum": 1, "description": "requests in flight (default 8)"},
         "requests_per_minute": {"type": "number", "exclusiveMinimum": 0},
         "tokens_per_minute": {"type": "number", "exclusiveMinimum": 0},
-        "timeout": {"type": "number", "exclusiveMinimum": 0, "description": "seconds per request try (default 120)"},
+        "timeout": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "description": "seconds per request try (default 120)",
+        },
         "max_retries": {"type": "integer", "minimum": 0, "description": "retries per request (default 6)"},
-        "backoff_base": {"type": "number", "minimum": 0, "description": "first retry delay, seconds (default 0.5)"},
-        "backoff_max": {"type": "number", "minimum": 0, "description": "longest retry delay, seconds (default 30)"},
+        "backoff_base": {
+            "type": "number",
+            "minimum": 0,
+            "description": "first retry delay, seconds (default 0.5)",
+        },
+        "backoff_max": {
+            "type": "number",
+            "minimum": 0,
+            "description": "longest retry delay, seconds (default 30)",
+        },
         "logprobs": {
             "enum": ["auto", True, False, "true", "false"],
             "description": "auto (default): use label log-probs when the server gives them, else judges parse text",
         },
-        "extra_body": {"type": "object", "description": "extra JSON fields sent with every request (e.g. top_k)"},
+        "extra_body": {
+            "type": "object",
+            "description": "extra JSON fields sent with every request (e.g. top_k)",
+        },
     },
     "additionalProperties": False,
 }
@@ -93,7 +108,11 @@ OPENAI_OPTIONS_SCHEMA: dict[str, Any] = {
 def is_local_url(url: str) -> bool:
     """True for loopback hosts: there a missing API key is normal (llama.cpp, vLLM without --api-key)."""
     host = (urlsplit(url).hostname or "").lower()
-    return host in {"localhost", "127.0.0.1", "::1", "0.0.0.0"} or host.startswith("127.") or host.endswith(".local")
+    return (
+        host in {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
+        or host.startswith("127.")
+        or host.endswith(".local")
+    )
 
 
 def redact_url(url: str) -> str:
@@ -219,7 +238,9 @@ class _LoopThread:
 
     def run(self, coroutine: Awaitable[T]) -> T:
         if threading.current_thread() is self.thread:
-            raise RuntimeError("OpenAIChatModel's sync methods cannot be called from its own event loop thread")
+            raise RuntimeError(
+                "OpenAIChatModel's sync methods cannot be called from its own event loop thread"
+            )
         future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)  # type: ignore[arg-type]
         try:
             return future.result()
@@ -263,7 +284,9 @@ class RequestFailed(RlaifError):
 class _Failure(Exception):
     """One failed try, classified: ``kind`` is a usage-stats counter name, ``retryable`` says whether to try again."""
 
-    def __init__(self, kind: str, detail: str, retryable: bool, status: int | None = None, wait: float | None = None):
+    def __init__(
+        self, kind: str, detail: str, retryable: bool, status: int | None = None, wait: float | None = None
+    ):
         super().__init__(detail)
         self.kind = kind
         self.detail = detail
@@ -301,7 +324,9 @@ class OpenAIChatModel:
         name: str | None = None,
     ):
         if not model:
-            raise RlaifError("openai model spec needs a model name: 'openai:<model>', e.g. 'openai:gpt-4o-mini'")
+            raise RlaifError(
+                "openai model spec needs a model name: 'openai:<model>', e.g. 'openai:gpt-4o-mini'"
+            )
         self.model = model
         self.name = name or f"openai:{model}"
         raw_url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
@@ -330,7 +355,9 @@ class OpenAIChatModel:
         self.retry_after_max = float(retry_after_max)
         mode = str(logprobs).lower()
         if mode not in {"auto", "true", "false"}:
-            raise RlaifError(f"model '{self.name}': option logprobs must be auto, true or false, not {logprobs!r}")
+            raise RlaifError(
+                f"model '{self.name}': option logprobs must be auto, true or false, not {logprobs!r}"
+            )
         self.logprobs_mode = mode
         self.extra_body = dict(extra_body or {})
         self._logprobs_supported: bool | None = None if mode == "auto" else mode == "true"
@@ -503,7 +530,8 @@ class OpenAIChatModel:
                 self._count(requests=1)
                 try:
                     response = await asyncio.wait_for(
-                        client.chat.completions.create(**body, timeout=self.timeout), timeout=self.timeout + 1.0
+                        client.chat.completions.create(**body, timeout=self.timeout),
+                        timeout=self.timeout + 1.0,
                     )
                     usage = getattr(response, "usage", None)
                     prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
@@ -525,9 +553,7 @@ class OpenAIChatModel:
                 self._count(failures=1)
                 raise self._give_up(last, tries)
             delay = last.wait if last.wait is not None else self._backoff(tries - 1)
-            logger.info(
-                "%s: try %d failed (%s); retrying in %.2fs", self.name, tries, last.detail, delay
-            )
+            logger.info("%s: try %d failed (%s); retrying in %.2fs", self.name, tries, last.detail, delay)
             self._count(retries=1)
             await asyncio.sleep(delay)
 
@@ -560,7 +586,9 @@ class OpenAIChatModel:
             return []
         try:
             done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        except asyncio.CancelledError:  # the sync caller gave up (Ctrl-C): stop every request, not just the wait
+        except (
+            asyncio.CancelledError
+        ):  # the sync caller gave up (Ctrl-C): stop every request, not just the wait
             for task in tasks:
                 task.cancel()
             raise
@@ -602,7 +630,9 @@ class OpenAIChatModel:
 
         return self._run(run)
 
-    def _generation_body(self, conversation: Conversation, params: GenerationParams, seed: int | None) -> dict:
+    def _generation_body(
+        self, conversation: Conversation, params: GenerationParams, seed: int | None
+    ) -> dict:
         body: dict[str, Any] = {
             "model": self.model,
             "messages": [dict(message) for message in conversation],
