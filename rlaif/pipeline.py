@@ -78,6 +78,11 @@ class ModelPool:
         return self._loaded[key]
 
     def close(self) -> None:
+        """Release every model now (HTTP clients and loop threads included), not whenever GC gets to it."""
+        for model in self._loaded.values():
+            closer = getattr(model, "close", None)
+            if callable(closer):
+                closer()
         self._loaded.clear()
         gc.collect()
 
