@@ -181,28 +181,23 @@ class TransformersChatModel:
     ) -> list[dict[str, float] | None]:
         """Exact log p(label | rendered prompt), summed over the label's tokens.
 
-        Single-token labels (the common "A"/"B" or "1".."10") cost one forward pass per batch of prompts.
+        Single-token labels (the common "A"/"B" or "1".."9") cost one forward pass per batch of prompts; each
+        multi-token label (like "10") adds one forward pass per prompt.
         """
         label_ids = [self.tokenizer(label, add_special_tokens=False)["input_ids"] for label in labels]
         texts = [self.render(conversation) for conversation in conversations]
         results: list[dict[str, float] | None] = [None] * len(texts)
-        single = all(len(ids) == 1 for ids in label_ids)
         for batch in self._length_sorted_batches(texts):
-            if single:
-                encoded = self._encode([texts[index] for index in batch])
-                logits = self.model(**encoded).logits[:, -1, :].float()
-                logprobs = torch.log_softmax(logits, dim=-1)
-                for row, index in enumerate(batch):
-                    results[index] = {
-                        label: float(logprobs[row, ids[0]])
-                        for label, ids in zip(labels, label_ids, strict=True)
-                    }
-            else:
-                for index in batch:
-                    results[index] = {
-                        label: self._continuation_logprob(texts[index], ids)
-                        for label, ids in zip(labels, label_ids, strict=True)
-                    }
+            encoded = self._encode([texts[index] for index in batch])
+            logits = self.model(**encoded).logits[:, -1, :].float()
+            logprobs = torch.log_softmax(logits, dim=-1)
+            for row, index in enumerate(batch):
+                results[index] = {
+                    label: float(logprobs[row, ids[0]])
+                    if len(ids) == 1
+                    else self._continuation_logprob(texts[index], ids)
+                    for label, ids in zip(labels, label_ids, strict=True)
+                }
         return results
 
     def _continuation_logprob(self, prompt_text: str, continuation_ids: list[int]) -> float:
