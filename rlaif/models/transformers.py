@@ -200,6 +200,60 @@ class TransformersChatModel:
                 }
         return results
 
+    @torch.inference_mode()
+    def response_logprobs(
+        self,
+        conversations: Sequence[Conversation],
+        responses: Sequence[str],
+        reduction: str = "mean",
+    ) -> list[float | None]:
+        """Log-probability of each ``response`` as the assistant's reply to its conversation.
+
+        The response is scored as the chat template would render it, end-of-turn token included (so a reply
+        that should have stopped earlier pays for it). ``reduction="mean"`` gives the per-token mean (length
+        normalised, what likelihood judges compare), ``"sum"`` the total. Optional in the ChatModel protocol.
+        """
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"reduction must be 'mean' or 'sum', not {reduction!r}")
+        prompts = [self.render(conversation) for conversation in conversations]
+        end = self._end_of_turn()
+        rows: list[tuple[list[int], int]] = []
+        for prompt, response in zip(prompts, responses, strict=True):
+            prompt_ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+            response_ids = self.tokenizer(response + end, add_special_tokens=False)["input_ids"]
+            rows.append((prompt_ids + response_ids, len(prompt_ids)))
+        order = sorted(range(len(rows)), key=lambda index: len(rows[index][0]))
+        results: list[float | None] = [None] * len(rows)
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            width = max(len(rows[index][0]) for index in batch)
+            ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, index in enumerate(batch):  # right padding: positions stay those of an unpadded row
+                tokens = rows[index][0]
+                ids[row, : len(tokens)] = torch.tensor(tokens)
+                mask[row, : len(tokens)] = 1
+            ids, mask = ids.to(self.device), mask.to(self.device)
+            logprobs = torch.log_softmax(self.model(input_ids=ids, attention_mask=mask).logits.float(), -1)
+            for row, index in enumerate(batch):
+                tokens, prompt_length = rows[index]
+                targets = torch.tensor(tokens[prompt_length:], device=self.device)
+                positions = torch.arange(prompt_length - 1, len(tokens) - 1, device=self.device)
+                token_logprobs = logprobs[row, positions, targets]
+                total = float(token_logprobs.sum())
+                results[index] = total / len(targets) if reduction == "mean" else total
+        return results
+
+    def _end_of_turn(self) -> str:
+        """The text the chat template puts after an assistant reply (e.g. ``<|im_end|>``), or EOS."""
+        marker = "\x00REPLY\x00"
+        rendered = self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": "x"}, {"role": "assistant", "content": marker}], tokenize=False
+        )
+        tail = rendered.split(marker, 1)[1] if marker in rendered else ""
+        return tail.rstrip("\n") or (self.tokenizer.eos_token or "")
+
     def _continuation_logprob(self, prompt_text: str, continuation_ids: list[int]) -> float:
         prompt_ids = self.tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
         ids = torch.tensor([prompt_ids + continuation_ids], device=self.device)
