@@ -44,6 +44,11 @@ def _json_safe(value):
 @click.option("--question", help="A custom judging question instead of a principle.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option(
+    "--context-turns",
+    type=click.IntRange(min=1),
+    help="Keep only the last N prompt messages of each pair (faster on long multi-turn data).",
+)
+@click.option(
     "--per-pair", type=click.Path(dir_okay=False), help="Also write each pair's verdict to this JSONL."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -58,6 +63,7 @@ def judge_eval(
     principle_id,
     question,
     batch_size,
+    context_turns,
     per_pair,
     as_json,
 ):
@@ -87,6 +93,7 @@ def judge_eval(
         question=question,
         batch_size=batch_size,
         progress=not as_json,
+        context_turns=context_turns,
     )
     if per_pair:
         write_jsonl(per_pair, result.per_pair)

@@ -177,6 +177,11 @@ def evaluate_judge(
     )
 
 
+def trim_context(pair: PreferencePair, turns: int) -> PreferencePair:
+    """Keep only the last ``turns`` prompt messages (long multi-turn contexts dominate judging cost)."""
+    return PreferencePair(pair.id, pair.prompt[-turns:], pair.chosen, pair.rejected)
+
+
 def resolve_principle(config: Any, principle_id: str | None, question: str | None) -> Any:
     """The principle to judge under: a custom question, a principle of the config's constitution, or its first."""
     from rlaif.constitution import Principle, load_constitution
@@ -207,6 +212,7 @@ def evaluate_judge_on_file(
     question: str | None = None,
     batch_size: int = 8,
     progress: bool = False,
+    context_turns: int | None = None,
 ) -> JudgeEvaluation:
     """``rlaif judge-eval``: build the judge a run config describes (with overrides) and evaluate it on ``data``.
 
@@ -233,6 +239,8 @@ def evaluate_judge_on_file(
             raise RlaifError(f"invalid options for judge '{name}'", problems)
     principle = resolve_principle(config, principle_id, question)
     pairs = load_preference_pairs(data, limit=limit, offset=offset)
+    if context_turns:
+        pairs = [trim_context(pair, context_turns) for pair in pairs]
     pool = ModelPool(config, registry, overrides={"judge": model} if model else None)
     try:
         judge = registration.factory(merged, pool)
