@@ -213,3 +213,29 @@ def test_preference_data_formats(tmp_path):
     path.write_text(json.dumps({"prompt": "hi", "chosen": "a"}) + "\n")
     with pytest.raises(RlaifError, match="line 1: missing field 'rejected'"):
         load_preference_pairs(path)
+
+
+def test_score_rubric_criteria_come_from_the_constitution():
+    from rlaif.constitution import constitution_from_dict
+
+    constitution = constitution_from_dict(
+        {
+            "name": "r",
+            "principles": [
+                {
+                    "id": "rubric",
+                    "critique_request": "c",
+                    "revision_request": "r",
+                    "judging_question": "q?",
+                    "criteria": ["Answers the question.", "Is polite."],
+                }
+            ],
+        }
+    )
+    principle = constitution.principles[0]
+    assert principle.criteria == ("Answers the question.", "Is polite.")
+    assert constitution.to_dict()["principles"][0]["criteria"] == list(principle.criteria)
+    judge = ScoreJudge(numeric_model(lambda r: 1), scale="rubric")
+    judge.score([PROMPT], ["x"], [principle])
+    asked = judge.model.label_calls[0][0][0]["content"]
+    assert "- Answers the question.\n- Is polite." in asked and "0 to 2" in asked

@@ -141,7 +141,10 @@ class PairwiseJudge:
             conversation=conversation, first=first, second=second, question=principle.judging_question
         )
         if self.cot:
-            text = text.replace("Answer with a single letter: A or B.", COT_INSTRUCTION)
+            if "Answer with a single letter: A or B." in text:
+                text = text.replace("Answer with a single letter: A or B.", COT_INSTRUCTION)
+            else:
+                text = f"{text}\n\n{COT_INSTRUCTION}"
         return [{"role": "user", "content": text}]
 
     def _with_rationales(self, questions: list[Conversation]) -> tuple[list[Conversation], list[str]]:
