@@ -37,6 +37,14 @@ class ChatModel(Protocol):
     """A batched chat backend (local transformers model, OpenAI-compatible server, test double).
 
     ``name`` identifies the model in provenance records (e.g. ``embedded:SmolLM2-135M-Instruct``).
+
+    Optional method (not part of the protocol check; judges look for it with ``getattr``)::
+
+        def response_logprobs(self, conversations, responses, reduction="mean") -> list[float | None]
+
+    the log-probability of each ``response`` as the assistant's reply to its conversation (per-token
+    ``"mean"`` or ``"sum"``; ``None`` where unavailable). The transformers backend implements it; the
+    ``likelihood`` judge needs it.
     """
 
     name: str
