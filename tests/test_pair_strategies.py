@@ -164,3 +164,28 @@ def test_revision_strategy_records_per_principle_scores_and_prefers_shorter_on_t
         assert len(record["chosen"][0]["content"]) < len(record["rejected"][0]["content"])
     gap = length_gap(journal.records)
     assert gap["pairs"] == 4 and gap["mean_chars"] < 0 and gap["chosen_longer"] == 0.0
+
+
+def test_pairs_section_defaults_and_validation():
+    from rlaif.config import config_from_dict
+
+    config = config_from_dict({})
+    assert config["pairs"] == {
+        "strategy": "revision",
+        "n": 4,
+        "min_margin": 0.0,
+        "prefer_shorter": False,
+        "score_principles": "sampled",
+    }
+    assert PairSettings.from_config(config["pairs"]) == PairSettings()
+    chosen = config_from_dict({"pairs": {"strategy": "best-of-n", "score_principles": ["a", "b"]}})
+    assert PairSettings.from_config(chosen["pairs"]).score_principles == ("a", "b")
+    with pytest.raises(RlaifError) as error:
+        config_from_dict({"pairs": {"strategy": "best-of-3", "n": 1}}, source="rlaif.yaml")
+    message = str(error.value)
+    assert "pairs.strategy" in message and "pairs.n" in message
+
+
+def test_unknown_score_principles_are_refused_before_any_work(tmp_path):
+    with pytest.raises(RlaifError, match="nope"):
+        sampled_run(tmp_path, DigitScorer(), strategy="best-of-n", score_principles=("nope",))
