@@ -56,17 +56,16 @@ def test_judges_measure_real_pairs(model, pairs):
     both = evaluate_judge(PairwiseJudge(model), pairs, HELPFUL)
     assert both.n == 2 and 0 <= both.agreement <= 1 and 0 <= both.position_consistency <= 1
     assert all(p["details"]["p_a_order_ba"] is not None for p in both.per_pair)
-    scored = evaluate_judge(ScoreJudge(model), pairs, HELPFUL)
-    assert (
-        all(1 <= p["details"]["score_a"] <= 10 for p in scored.per_pair) and scored.position_consistency == 1
-    )
+    rubric = ScoreJudge(model, scale="rubric", criteria=["Answers the question.", "Is accurate."])
+    scored = evaluate_judge(rubric, pairs[:1], HELPFUL)
+    assert 0 <= scored.per_pair[0]["details"]["score_a"] <= 2 and scored.position_consistency == 1
     ensemble = EnsembleJudge([("pairwise", PairwiseJudge(model)), ("likelihood", LikelihoodJudge(model))])
-    combined = evaluate_judge(ensemble, pairs, HELPFUL)
-    for pair, a in zip(combined.per_pair, both.per_pair, strict=True):
-        assert len(pair["details"]["members"]) == 2
-        assert pair["details"]["members"][0]["p_a"] == pytest.approx(
-            a["p_chosen"] if a["chosen_is_a"] else 1 - a["p_chosen"], abs=1e-4
-        )
+    combined = evaluate_judge(ensemble, pairs[:1], HELPFUL, check_position=False)
+    members = combined.per_pair[0]["details"]["members"]
+    first = both.per_pair[0]
+    assert len(members) == 2 and members[0]["p_a"] == pytest.approx(
+        first["p_chosen"] if first["chosen_is_a"] else 1 - first["p_chosen"], abs=1e-4
+    )
 
 
 def test_chain_of_thought_keeps_the_rationale(model, pairs):
