@@ -33,6 +33,7 @@ from rlaif import __version__
 from rlaif.config import RunConfig, require_valid
 from rlaif.constitution import Constitution, load_constitution
 from rlaif.engine import EngineSettings, Journal, run_cai
+from rlaif.engine.strategies import PairSettings, length_gap
 from rlaif.errors import RlaifError
 from rlaif.eval.holdout import prompt_split
 from rlaif.eval.runs import evaluate_round
@@ -358,7 +359,7 @@ def pairs_dataset(records: list[dict[str, Any]]):
         "rejected": [r["rejected"] for r in pairs],
         "id": [r["id"] for r in pairs],
         "principle_id": [r["principle_id"] for r in pairs],
-        "p_revision": [float(r["judge"]["p_revision"]) for r in pairs],
+        "p_revision": [float(r["judge"].get("p_revision", r["judge"].get("p_chosen"))) for r in pairs],
         "chosen_source": [r["chosen_source"] for r in pairs],
         "round": [r["round"] for r in pairs],
         "seed": [r["seed"] for r in pairs],
@@ -416,6 +417,7 @@ def _generate_round(
                 chunk_size=config["chunk_size"],
                 seed=config["seed"],
                 round=round_index,
+                pairs=PairSettings.from_config(config["pairs"]),
             )
             result = run_cai(
                 items, constitution, policy, critic, judge, settings, journal, progress, judge_model
@@ -442,7 +444,12 @@ def _generate_round(
         status="generated",
         pairs=run_dir.relative(round_dir / "pairs.jsonl"),
         dataset=run_dir.relative(dataset_dir) if pairs else None,
-        counts={"prompts": len(records), "pairs": len(pairs), "drops": drops},
+        counts={
+            "prompts": len(records),
+            "pairs": len(pairs),
+            "drops": drops,
+            "length_gap": length_gap(records),
+        },
     )
     run_dir.save_manifest()
     return records
