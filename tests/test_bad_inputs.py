@@ -133,7 +133,7 @@ CASES = [
         config_text(judge={"name": "pairwize"}),
         "judge.name",
         "did you mean 'pairwise'",
-        "available: pairwise",
+        "available: ensemble, likelihood, pairwise",
     ),
     broken_config(
         "config-unknown-optimizer", config_text(optimizer={"name": "dpp"}), "optimizer.name", "dpo"
