@@ -328,6 +328,8 @@ def _train_round(
         return entry["checkpoint"]
     section = config["optimizer"]
     optimizer = registry.get("optimizers", section["name"], config.source).factory(section["options"])
+    if optimizer.needs == "prompts":
+        return _train_round_online(config, run_dir, round_index, policy_spec, registry, optimizer, echo)
     n_pairs = entry.get("counts", {}).get("pairs", 0)
     if optimizer.needs == "pairs" and n_pairs == 0:
         entry["train_skipped"] = "no pairs survived judging (all dropped); see drops in counts"
@@ -345,6 +347,43 @@ def _train_round(
             seed=config["seed"],
         )
     )
+    return _record_training(run_dir, round_index, result, started)
+
+
+def _train_round_online(config, run_dir, round_index, policy_spec, registry, optimizer, echo) -> str:
+    """An online optimizer (GRPO, PPO) trains on the prompts with the constitution's rewards; no CAI pairs."""
+    from rlaif.optimizers.online import constitution_rewards, prompts_dataset
+
+    round_dir = run_dir.path / f"round-{round_index}"
+    items = load_prompts(config)
+    constitution = load_constitution(config["constitution"], config.base_dir)
+    rewards, weights = constitution_rewards(constitution, registry)
+    run_dir.round_entry(round_index).update(
+        round=round_index, policy=policy_spec, counts={"prompts": len(items)}
+    )
+    echo(f"Training round {round_index} with {config['optimizer']['name']} on {len(items)} prompts ...")
+    started = time.perf_counter()
+    pool = ModelPool(config, registry)
+    try:
+        result = optimizer.train(
+            TrainRequest(
+                policy=policy_weights_path(policy_spec, config, registry),
+                output_dir=round_dir,
+                prompts=prompts_dataset(items),
+                rewards=rewards,
+                reward_weights=weights,
+                seed=config["seed"] + round_index - 1,
+                context=pool,
+            )
+        )
+    finally:
+        pool.close()
+    return _record_training(run_dir, round_index, result, started)
+
+
+def _record_training(run_dir: RunDirectory, round_index: int, result: Any, started: float) -> str:
+    entry = run_dir.round_entry(round_index)
+    round_dir = run_dir.path / f"round-{round_index}"
     atomic_write_json(
         round_dir / "metrics.json", {"metrics": result.metrics, "log_history": result.log_history}
     )
@@ -357,6 +396,12 @@ def _train_round(
     )
     run_dir.save_manifest()
     return entry["checkpoint"]
+
+
+def _optimizer_needs(config: RunConfig, registry: Registry) -> str:
+    section = config["optimizer"]
+    registration = registry.get("optimizers", section["name"], config.source)
+    return getattr(registration.factory(section["options"]), "needs", "pairs")
 
 
 def run(
@@ -393,8 +438,12 @@ def run(
         run_dir.save_manifest()
         policy_spec = config.model("policy").spec
         rounds = config["rounds"] if do_train else 1
+        online = do_train and _optimizer_needs(config, registry) == "prompts"
         for round_index in range(1, rounds + 1):
-            _generate_round(config, run_dir, round_index, policy_spec, constitution, registry, progress, echo)
+            if not online:  # online optimizers sample their own completions: no CAI pairs to make
+                _generate_round(
+                    config, run_dir, round_index, policy_spec, constitution, registry, progress, echo
+                )
             if do_train:
                 checkpoint = _train_round(config, run_dir, round_index, policy_spec, registry, echo)
                 if checkpoint:

@@ -28,7 +28,9 @@ def test_text_of_handles_strings_and_conversations():
     assert text_of("plain") == "plain"
     conversation = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
     assert text_of(conversation) == "a"
-    assert text_of([{"role": "assistant", "content": [{"type": "text", "text": "x"}, {"type": "image"}]}]) == "x"
+    assert (
+        text_of([{"role": "assistant", "content": [{"type": "text", "text": "x"}, {"type": "image"}]}]) == "x"
+    )
     assert text_of(None) == ""
 
 
@@ -60,7 +62,8 @@ def test_not_contains():
     texts = ["As an AI language model, I cannot", "Here is the answer"]
     assert scores("not-contains", {"strings": "as an ai language model"}, texts) == [0.0, 1.0]
     details = build_reward("not-contains", {"strings": ["foo", "bar"], "partial_credit": True}).details(
-        None, ["foo only"])
+        None, ["foo only"]
+    )
     assert details == [{"score": 0.5, "status": "partial", "message": "contains ['foo']"}]
 
 
@@ -91,8 +94,14 @@ def test_length_hard_and_soft():
 def test_exact_match_normalises_and_skips_rows_without_gold():
     reward = build_reward("exact-match", {})
     assert reward(None, ["  Paris ", "paris\n", "Lyon", "x"], answer=["paris", "PARIS", "Paris", None]) == [
-        1.0, 1.0, 0.0, None]
-    assert scores("exact-match", {"column": "label", "strip_punctuation": True}, ['"Yes."'], label=["yes"]) == [1.0]
+        1.0,
+        1.0,
+        0.0,
+        None,
+    ]
+    assert scores(
+        "exact-match", {"column": "label", "strip_punctuation": True}, ['"Yes."'], label=["yes"]
+    ) == [1.0]
     assert scores("exact-match", {"case_sensitive": True}, ["paris"], answer=[["Paris", "paris"]]) == [1.0]
 
 
@@ -120,6 +129,7 @@ def test_rewards_work_as_trl_reward_functions():
     reward = build_reward("contains", {"strings": "ok"})
     prompts = [[{"role": "user", "content": "say ok"}]] * 2
     completions = [[{"role": "assistant", "content": "ok!"}], [{"role": "assistant", "content": "no"}]]
-    assert reward(prompts=prompts, completions=completions, completion_ids=[[1], [2]], trainer_state=None) == [
-        1.0, 0.0]
+    assert reward(
+        prompts=prompts, completions=completions, completion_ids=[[1], [2]], trainer_state=None
+    ) == [1.0, 0.0]
     assert reward.__name__ == "contains"

@@ -20,25 +20,51 @@ def invoke(*args: str):
 
 
 def test_json_summary_and_output_file(tmp_path):
-    data = write_jsonl(tmp_path / "d.jsonl", [
-        {"id": "a", "completion": "Paris", "answer": "paris"},
-        {"id": "b", "completion": "Lyon", "answer": "paris"},
-        {"task_id": "t/3", "completion": "x", "answer": None},
-    ])
+    data = write_jsonl(
+        tmp_path / "d.jsonl",
+        [
+            {"id": "a", "completion": "Paris", "answer": "paris"},
+            {"id": "b", "completion": "Lyon", "answer": "paris"},
+            {"task_id": "t/3", "completion": "x", "answer": None},
+        ],
+    )
     out = tmp_path / "out" / "r.jsonl"
     result = invoke("--reward", "exact-match", "--data", str(data), "--json", "--output", str(out))
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
-    assert summary == {"n": 3, "mean": 0.5, "pass_rate": 1 / 3, "statuses": {"failed": 1, "passed": 1, "skipped": 1}}
+    assert summary == {
+        "n": 3,
+        "mean": 0.5,
+        "pass_rate": 1 / 3,
+        "statuses": {"failed": 1, "passed": 1, "skipped": 1},
+    }
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r.get("id") or r.get("task_id"), r["score"], r["status"]) for r in rows] == [
-        ("a", 1.0, "passed"), ("b", 0.0, "failed"), ("t/3", None, "skipped")]
+        ("a", 1.0, "passed"),
+        ("b", 0.0, "failed"),
+        ("t/3", None, "skipped"),
+    ]
 
 
 def test_options_completion_field_and_limit(tmp_path):
-    data = write_jsonl(tmp_path / "d.jsonl", [{"text": "one two"}, {"text": "one two three four"}, {"text": "x"}])
-    result = invoke("--reward", "length", "--data", str(data), "--completion-field", "text",
-                    "--option", "max=2", "--option", "unit=words", "--limit", "2", "--json")
+    data = write_jsonl(
+        tmp_path / "d.jsonl", [{"text": "one two"}, {"text": "one two three four"}, {"text": "x"}]
+    )
+    result = invoke(
+        "--reward",
+        "length",
+        "--data",
+        str(data),
+        "--completion-field",
+        "text",
+        "--option",
+        "max=2",
+        "--option",
+        "unit=words",
+        "--limit",
+        "2",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["statuses"] == {"failed": 1, "passed": 1}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rlaif.hookspecs import hookimpl
-from rlaif.optimizers import dpo
+from rlaif.optimizers import dpo, grpo, ppo
 
 
 @hookimpl
@@ -13,4 +13,16 @@ def register_optimizers(register):
         dpo.dpo_factory,
         description="Direct Preference Optimization (TRL DPOTrainer), full fine-tune or LoRA",
         options_schema=dpo.OPTIONS_SCHEMA,
+    )
+    register(
+        "grpo",
+        grpo.grpo_factory,
+        description="Group Relative Policy Optimization (TRL GRPOTrainer) on rewards and scoring judges",
+        options_schema=grpo.OPTIONS_SCHEMA,
+    )
+    register(
+        "ppo",
+        ppo.ppo_factory,
+        description="Actor-critic PPO (rlaif's own: value head, GAE, adaptive KL), rewards and scoring judges",
+        options_schema=ppo.OPTIONS_SCHEMA,
     )
