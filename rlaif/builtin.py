@@ -9,5 +9,6 @@ BUILTIN_MODULES = (
     "rlaif.judges",
     "rlaif.rewards",
     "rlaif.optimizers",
+    "rlaif.feedback",
     "rlaif.cli.commands",
 )
