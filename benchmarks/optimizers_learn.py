@@ -39,6 +39,7 @@ from rlaif.prompts import load_prompts  # noqa: E402
 from rlaif.protocols import TrainRequest  # noqa: E402
 
 HELDOUT = ROOT / "examples" / "prompts" / "brevity-heldout.jsonl"
+BASELINE: dict = {}
 QUICK_OVERRIDES = {
     "dpo": {"max_steps": 4},
     "grpo": {"max_steps": 3},
@@ -56,7 +57,7 @@ def load(path: str):
 
 
 @torch.no_grad()
-def generate(model, tokenizer, conversations, max_new_tokens, temperature=0.0, seed=0, batch=8):
+def generate(model, tokenizer, conversations, max_new_tokens, temperature=0.0, seed=0, batch=16):
     """Texts, response token ids and masks (cut at the first EOS)."""
     torch.manual_seed(seed)
     out = []
@@ -141,7 +142,7 @@ def run_one(name: str, args, workdir: Path) -> dict:
     from rlaif.models.embedded import embedded_model_dir
 
     base_path = str(embedded_model_dir())
-    train_items = load_prompts(config)
+    train_items = load_prompts(config)[: args.train_prompts]
     heldout = [item.messages for item in load_prompts(config.with_overrides(prompts=str(HELDOUT)))]
     options = dict(config["optimizer"]["options"])
     if args.quick:
@@ -149,7 +150,9 @@ def run_one(name: str, args, workdir: Path) -> dict:
     optimizer = registry.get("optimizers", config["optimizer"]["name"]).factory(options)
     base, tokenizer = load(base_path)
     started = time.perf_counter()
-    before_texts = [s["text"] for s in generate(base, tokenizer, heldout, args.max_new_tokens)]
+    if BASELINE.get("texts") is None:  # the same base model and held-out prompts for every optimizer
+        BASELINE["texts"] = [s["text"] for s in generate(base, tokenizer, heldout, args.max_new_tokens)]
+    before_texts = BASELINE["texts"]
     before = score(rewards, weights, heldout, before_texts)
     out_dir = workdir / name
     request = TrainRequest(policy=base_path, output_dir=out_dir, seed=config["seed"], resume=False)
@@ -197,19 +200,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", action="append", choices=["dpo", "grpo", "ppo"])
-    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument(
+        "--train-prompts", type=int, default=None, help="Use only the first N training prompts."
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (1 on an oversubscribed machine)."
+    )
     parser.add_argument("--best-of", type=int, default=4)
     parser.add_argument("--workdir", default="/tmp/rlaif-optimizers-learn")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "optimizers_learn.json"))
     args = parser.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    records = [run_one(name, args, Path(args.workdir)) for name in (args.only or ["dpo", "grpo", "ppo"])]
+    if args.threads:
+        torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    previous = json.loads(out.read_text()) if out.exists() else {}
-    for record in records:
-        previous[record["optimizer"] + ("-quick" if args.quick else "")] = record
-    out.write_text(json.dumps(previous, indent=2) + "\n")
+    records = []
+    for name in args.only or ["dpo", "grpo", "ppo"]:
+        records.append(run_one(name, args, Path(args.workdir)))
+        previous = json.loads(out.read_text()) if out.exists() else {}
+        previous[name + ("-quick" if args.quick else "")] = {**records[-1], "settings": vars(args)}
+        out.write_text(json.dumps(previous, indent=2) + "\n")  # after each optimizer: a crash keeps the rest
     print(
         f"{'optimizer':10} {'reward before':>14} {'after':>8} {'words before':>13} {'after':>7} {'KL nats':>8} {'train s':>8}"
     )

@@ -478,6 +478,10 @@ def train_on_pairs(
         if problems:
             raise RlaifError(f"invalid options for optimizer '{optimizer}'", problems)
     path = Path(pairs_path)
+    config = config_from_dict({"models": {"policy": policy}})
+    built = registration.factory(options or {})
+    if getattr(built, "needs", "pairs") == "prompts":
+        return _train_online_from_file(path, output_dir, policy, built, config, registry, seed)
     if path.is_dir():
         dataset = load_from_disk(str(path))
     else:
@@ -493,8 +497,6 @@ def train_on_pairs(
         dataset = Dataset.from_list(rows)
     if len(dataset) == 0:
         raise RlaifError(f"{path}: no pairs to train on")
-    config = config_from_dict({"models": {"policy": policy}})
-    built = registration.factory(options or {})
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     result = built.train(
@@ -505,7 +507,37 @@ def train_on_pairs(
             seed=seed,
         )
     )
-    atomic_write_json(
-        output_dir / "metrics.json", {"metrics": result.metrics, "log_history": result.log_history}
+    _write_train_metrics(output_dir, result)
+    return result
+
+
+def is_main_process() -> bool:
+    """False on the non-zero ranks of an ``accelerate launch``/``torchrun`` job (they must not write outputs)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _write_train_metrics(output_dir: Path, result: Any) -> None:
+    if is_main_process():
+        atomic_write_json(
+            output_dir / "metrics.json", {"metrics": result.metrics, "log_history": result.log_history}
+        )
+
+
+def _train_online_from_file(path, output_dir, policy, optimizer, config, registry, seed) -> Any:
+    """``rlaif train PROMPTS --optimizer grpo|ppo``: a prompt file (as in run configs) instead of pairs."""
+    from rlaif.config import config_from_dict
+    from rlaif.optimizers.online import prompts_dataset
+
+    items = load_prompts(config_from_dict({"prompts": str(path.resolve())}))
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    result = optimizer.train(
+        TrainRequest(
+            policy=policy_weights_path(policy, config, registry),
+            output_dir=output_dir,
+            prompts=prompts_dataset(items),
+            seed=seed,
+        )
     )
+    _write_train_metrics(output_dir, result)
     return result

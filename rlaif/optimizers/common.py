@@ -85,6 +85,7 @@ def train_metrics(trainer: Any, result: Any) -> dict[str, Any]:
             if key in logs[-1]:
                 metrics[f"last_{key.replace('/', '_')}"] = logs[-1][key]
     metrics["global_step"] = trainer.state.global_step
+    metrics["num_processes"] = trainer.accelerator.num_processes
     return metrics
 
 

@@ -274,6 +274,7 @@ class PPOOptimizer:
         history = state["log_history"]
         metrics = _summary(history)
         metrics.update(
+            num_processes=accelerator.num_processes,
             global_step=state["step"],
             kl_early_stop_step=stopped_early,
             resumed_from=str(resume_dir) if resume_dir else None,

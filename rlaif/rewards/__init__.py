@@ -19,19 +19,42 @@ __all__ = ["Outcome", "RowReward", "build_reward", "text_of"]
 @hookimpl
 def register_rewards(register: Register) -> None:
     """Register the built-in format rewards."""
-    register("regex", regex.make_regex, description="completion matches a regular expression",
-             options_schema=regex.OPTIONS_SCHEMA)
-    register("contains", contains.make_contains, description="completion contains the given strings",
-             options_schema=contains.OPTIONS_SCHEMA)
-    register("not-contains", contains.make_not_contains,
-             description="completion contains none of the given strings", options_schema=contains.OPTIONS_SCHEMA)
-    register("json-schema", json_schema.make_json_schema,
-             description="completion is JSON valid against a schema", options_schema=json_schema.OPTIONS_SCHEMA)
-    register("length", length.make_length, description="completion length (words/chars) within [min, max]",
-             options_schema=length.OPTIONS_SCHEMA)
-    register("exact-match", exact_match.make_exact_match,
-             description="completion equals a gold column after normalisation",
-             options_schema=exact_match.OPTIONS_SCHEMA)
+    register(
+        "regex",
+        regex.make_regex,
+        description="completion matches a regular expression",
+        options_schema=regex.OPTIONS_SCHEMA,
+    )
+    register(
+        "contains",
+        contains.make_contains,
+        description="completion contains the given strings",
+        options_schema=contains.OPTIONS_SCHEMA,
+    )
+    register(
+        "not-contains",
+        contains.make_not_contains,
+        description="completion contains none of the given strings",
+        options_schema=contains.OPTIONS_SCHEMA,
+    )
+    register(
+        "json-schema",
+        json_schema.make_json_schema,
+        description="completion is JSON valid against a schema",
+        options_schema=json_schema.OPTIONS_SCHEMA,
+    )
+    register(
+        "length",
+        length.make_length,
+        description="completion length (words/chars) within [min, max]",
+        options_schema=length.OPTIONS_SCHEMA,
+    )
+    register(
+        "exact-match",
+        exact_match.make_exact_match,
+        description="completion equals a gold column after normalisation",
+        options_schema=exact_match.OPTIONS_SCHEMA,
+    )
 
 
 @hookimpl

@@ -87,14 +87,14 @@ def rows_from_columns(n: int, columns: dict[str, Any]) -> list[dict[str, Any]]:
     aligned lists are per-row data, so everything else is ignored rather than rejected.
     """
     aligned = {
-        key: value
-        for key, value in columns.items()
-        if isinstance(value, (list, tuple)) and len(value) == n
+        key: value for key, value in columns.items() if isinstance(value, (list, tuple)) and len(value) == n
     }
     return [{key: value[i] for key, value in aligned.items()} for i in range(n)]
 
 
-def validate_options(name: str, options: dict[str, Any] | None, schema: dict[str, Any] | None) -> dict[str, Any]:
+def validate_options(
+    name: str, options: dict[str, Any] | None, schema: dict[str, Any] | None
+) -> dict[str, Any]:
     """Check ``options`` against a reward's ``options_schema``; every violation becomes one Problem."""
     options = dict(options or {})
     if schema:
@@ -136,7 +136,9 @@ class RowReward:
         except Exception as exc:  # a checker bug on one odd completion must not kill a training run
             return Outcome(0.0, "error", f"{type(exc).__name__}: {exc}")
 
-    def details(self, prompts: Sequence[Any] | None, completions: Sequence[Any], **columns: Any) -> list[dict]:
+    def details(
+        self, prompts: Sequence[Any] | None, completions: Sequence[Any], **columns: Any
+    ) -> list[dict]:
         """``{"score", "status", "message"}`` per completion, in order."""
         completions = list(completions)
         rows = rows_from_columns(len(completions), columns)
@@ -146,7 +148,9 @@ class RowReward:
         texts = [text_of(c) for c in completions]
         return [outcome.as_dict() for outcome in self.judge_many(texts, rows)]
 
-    def __call__(self, prompts: Sequence[Any] | None, completions: Sequence[Any], **columns: Any) -> list[float | None]:
+    def __call__(
+        self, prompts: Sequence[Any] | None, completions: Sequence[Any], **columns: Any
+    ) -> list[float | None]:
         return [record["score"] for record in self.details(prompts, completions, **columns)]
 
     def __repr__(self) -> str:

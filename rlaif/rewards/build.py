@@ -8,8 +8,9 @@ from rlaif.protocols import Reward
 from rlaif.rewards.base import validate_options
 
 
-def build_reward(name: str, options: dict[str, Any] | None = None, registry: Any | None = None,
-                 source: str | None = None) -> Reward:
+def build_reward(
+    name: str, options: dict[str, Any] | None = None, registry: Any | None = None, source: str | None = None
+) -> Reward:
     """Look ``name`` up in the plugin registry, validate ``options`` against its schema, build it.
 
     Unknown names raise :class:`~rlaif.errors.RlaifError` with the available names and a did-you-mean;

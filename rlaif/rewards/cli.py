@@ -60,23 +60,37 @@ def read_records(path: Path, completion_field: str, limit: int | None) -> list[t
                 problems.append(Problem("expected a JSON object", file=str(path), where=f"line {number}"))
             elif completion_field not in record:
                 fields = ", ".join(sorted(record)) or "none"
-                problems.append(Problem(f"missing field '{completion_field}' (fields: {fields})",
-                                        file=str(path), where=f"line {number}"))
+                problems.append(
+                    Problem(
+                        f"missing field '{completion_field}' (fields: {fields})",
+                        file=str(path),
+                        where=f"line {number}",
+                    )
+                )
             else:
                 records.append((number, record))
     if problems:
         shown = problems[:20]
         more = f" (showing 20 of {len(problems)})" if len(problems) > 20 else ""
-        raise RlaifError(f"{path}: {len(problems)} bad record(s){more}", shown,
-                         hint="Pick the completion column with --completion-field." if any(
-                             "missing field" in p.message for p in shown) else None)
+        raise RlaifError(
+            f"{path}: {len(problems)} bad record(s){more}",
+            shown,
+            hint="Pick the completion column with --completion-field."
+            if any("missing field" in p.message for p in shown)
+            else None,
+        )
     if not records:
         raise RlaifError(f"{path}: no records")
     return records
 
 
-def score_records(reward: Any, records: list[tuple[int, dict[str, Any]]], completion_field: str,
-                  batch_size: int, progress: bool) -> list[dict[str, Any]]:
+def score_records(
+    reward: Any,
+    records: list[tuple[int, dict[str, Any]]],
+    completion_field: str,
+    batch_size: int,
+    progress: bool,
+) -> list[dict[str, Any]]:
     """Score in batches (so parallel rewards get work to share) with a progress bar on stderr."""
     from tqdm import tqdm
 
@@ -91,8 +105,10 @@ def score_records(reward: Any, records: list[tuple[int, dict[str, Any]]], comple
         if hasattr(reward, "details"):
             details = reward.details(prompts, completions, **columns)
         else:
-            details = [{"score": s, "status": _status_of(s), "message": ""}
-                       for s in reward(prompts, completions, **columns)]
+            details = [
+                {"score": s, "status": _status_of(s), "message": ""}
+                for s in reward(prompts, completions, **columns)
+            ]
         results.extend(details)
         bar.update(len(batch))
     bar.close()
@@ -124,16 +140,33 @@ def rewards() -> None:
 @rewards.command("score")
 @click.option("--reward", "reward_name", required=True, help="Reward name (see `rlaif plugins`).")
 @click.option("--data", "data_path", required=True, type=click.Path(path_type=Path), help="JSONL dataset.")
-@click.option("--completion-field", default="completion", show_default=True,
-              help="Field holding the text to score; every other field is passed as a column.")
-@click.option("--option", "option_texts", multiple=True, metavar="KEY=VALUE",
-              help="Reward option (value parsed as JSON if possible; @file.json reads a file). Repeatable.")
+@click.option(
+    "--completion-field",
+    default="completion",
+    show_default=True,
+    help="Field holding the text to score; every other field is passed as a column.",
+)
+@click.option(
+    "--option",
+    "option_texts",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Reward option (value parsed as JSON if possible; @file.json reads a file). Repeatable.",
+)
 @click.option("--output", type=click.Path(path_type=Path), help="Write one JSON line per record here.")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON summary object.")
 @click.option("--limit", type=click.IntRange(min=1), help="Score only the first N records.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
-def score(reward_name: str, data_path: Path, completion_field: str, option_texts: tuple[str, ...],
-          output: Path | None, as_json: bool, limit: int | None, batch_size: int) -> None:
+def score(
+    reward_name: str,
+    data_path: Path,
+    completion_field: str,
+    option_texts: tuple[str, ...],
+    output: Path | None,
+    as_json: bool,
+    limit: int | None,
+    batch_size: int,
+) -> None:
     """Score the completions in a JSONL dataset and summarise pass rate and statuses.
 
     \b
@@ -151,8 +184,13 @@ def score(reward_name: str, data_path: Path, completion_field: str, option_texts
     registry.get("rewards", reward_name)  # unknown names fail before the data is read
     records = read_records(data_path, completion_field, limit)
     reward = build_reward(reward_name, options, registry)
-    results = score_records(reward, records, completion_field, batch_size,
-                            progress=len(records) > batch_size and sys.stderr.isatty())
+    results = score_records(
+        reward,
+        records,
+        completion_field,
+        batch_size,
+        progress=len(records) > batch_size and sys.stderr.isatty(),
+    )
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         with output.open("w", encoding="utf-8") as handle:

@@ -34,8 +34,14 @@ OPTIONS_SCHEMA: dict[str, Any] = {
 class ContainsReward(RowReward):
     """Checks the presence (``negate=False``) or absence (``negate=True``) of literal strings."""
 
-    def __init__(self, strings: str | list[str], match: str = "all", case_sensitive: bool = False,
-                 partial_credit: bool = False, negate: bool = False):
+    def __init__(
+        self,
+        strings: str | list[str],
+        match: str = "all",
+        case_sensitive: bool = False,
+        partial_credit: bool = False,
+        negate: bool = False,
+    ):
         self.strings = [strings] if isinstance(strings, str) else list(strings)
         self.match = match
         self.case_sensitive = case_sensitive

@@ -29,8 +29,13 @@ class ExactMatchReward(RowReward):
 
     name = "exact-match"
 
-    def __init__(self, column: str = "answer", case_sensitive: bool = False,
-                 normalize_whitespace: bool = True, strip_punctuation: bool = False):
+    def __init__(
+        self,
+        column: str = "answer",
+        case_sensitive: bool = False,
+        normalize_whitespace: bool = True,
+        strip_punctuation: bool = False,
+    ):
         self.column = column
         self.case_sensitive = case_sensitive
         self.normalize_whitespace = normalize_whitespace

@@ -33,8 +33,14 @@ class LengthReward(RowReward):
 
     name = "length"
 
-    def __init__(self, unit: str = "words", min: int = 0, max: int | None = None, soft: bool = False,
-                 ramp: float | None = None):
+    def __init__(
+        self,
+        unit: str = "words",
+        min: int = 0,
+        max: int | None = None,
+        soft: bool = False,
+        ramp: float | None = None,
+    ):
         if max is not None and max < min:
             raise RlaifError(f"reward 'length': max ({max}) is smaller than min ({min})")
         self.unit, self.low, self.high, self.soft = unit, min, max, soft

@@ -31,8 +31,14 @@ class RegexReward(RowReward):
 
     name = "regex"
 
-    def __init__(self, pattern: str, mode: str = "search", ignore_case: bool = False,
-                 multiline: bool = False, dotall: bool = False):
+    def __init__(
+        self,
+        pattern: str,
+        mode: str = "search",
+        ignore_case: bool = False,
+        multiline: bool = False,
+        dotall: bool = False,
+    ):
         flags = (re.IGNORECASE if ignore_case else 0) | (re.MULTILINE if multiline else 0)
         flags |= re.DOTALL if dotall else 0
         try:
@@ -42,7 +48,9 @@ class RegexReward(RowReward):
         self.mode = mode
 
     def judge(self, text: str, row: dict[str, Any]) -> Outcome:
-        match = self.pattern.fullmatch(text.strip()) if self.mode == "fullmatch" else self.pattern.search(text)
+        match = (
+            self.pattern.fullmatch(text.strip()) if self.mode == "fullmatch" else self.pattern.search(text)
+        )
         if match:
             return passed(f"matched {match.group(0)[:80]!r}")
         return failed(f"no {self.mode} match for /{self.pattern.pattern}/")
