@@ -414,6 +414,12 @@ def run(
 ) -> RunResult:
     """The whole loop for ``config.rounds`` rounds. ``train=False`` makes preference data only."""
     require_valid(config)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise RlaifError(
+            "rlaif run is one process (it locks its run directory); it cannot run under a multi-process launcher",
+            hint="Make the data with `rlaif generate`, then train on all GPUs with "
+            "`accelerate launch -m rlaif train RUN/round-1/pairs.jsonl ...` (docs/optimizers.md).",
+        )
     registry = get_registry(config["plugins"])
     do_train = config["train"] if train is None else train
     constitution = load_constitution(config["constitution"], config.base_dir)
