@@ -152,3 +152,35 @@ def test_ppo_with_lora_uses_disabled_adapters_as_reference(tiny_policy, tmp_path
     assert (tmp_path / "adapter" / "adapter_config.json").exists()
     assert abs(result.log_history[0]["kl"]) < 1e-4  # first rollout: policy == reference
     assert AutoModelForCausalLM.from_pretrained(result.checkpoint) is not None
+
+
+def test_scorers_mix_weighted_rewards_and_judges_with_the_given_context():
+    from rlaif.optimizers.scorers import build_scorers, weighted_scores
+    from tests.doubles import FakeChatModel
+
+    class Context:
+        def model(self, role_or_spec):
+            return FakeChatModel(role_or_spec)
+
+    context = Context()
+    registry = get_registry(["tests.scoring_judge", "tests.doubles"])
+    funcs, weights = build_scorers(
+        {
+            "rewards": [{"name": "length", "options": {"max": 2}, "weight": 2.0}],
+            "judges": [{"name": "keyword-score", "options": {"keyword": "yes"}, "weight": 0.5}],
+        },
+        given=[keyword_reward],
+        context=context,
+        registry=registry,
+    )
+    assert weights == [1.0, 2.0, 0.5]
+    completions = [
+        [{"role": "assistant", "content": "yes a"}],
+        [{"role": "assistant", "content": "no no no b"}],
+    ]
+    totals, means = weighted_scores(funcs, weights, [None, None], completions, keyword=["a", "x"])
+    # "yes a": keyword 1 + length 2 x 1 + judge 0.5 x 1;  "no no no b": 0 + 0 + 0
+    assert totals == [3.5, 0.0]
+    assert set(means) == {"keyword_reward", "length", "judge:keyword-score"}
+    with pytest.raises(RlaifError, match="cannot score single responses"):
+        build_scorers({"judges": [{"name": "pairwise"}]}, context=context, registry=registry)

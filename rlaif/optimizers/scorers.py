@@ -67,12 +67,18 @@ def scorer_problems(options: dict[str, Any], registry: Any, optimizer: str) -> l
     return problems
 
 
-def _named(func: Any, name: str) -> Any:
-    if not hasattr(func, "__name__"):
+def _named(func: Any, name: str, force: bool = False) -> Any:
+    """Give ``func`` a ``__name__`` (TRL logs each reward as ``rewards/<__name__>/mean``)."""
+    if force or not hasattr(func, "__name__"):
         try:
             func.__name__ = name
-        except (AttributeError, TypeError):
-            pass
+        except (AttributeError, TypeError):  # bound methods and some callables refuse: wrap them
+
+            def named(*args: Any, **kwargs: Any) -> Any:
+                return func(*args, **kwargs)
+
+            named.__name__ = name
+            return named
     return func
 
 
@@ -104,11 +110,9 @@ def build_scorers(
                 f"optimizer.options.judges[{index}]: judge '{entry['name']}' cannot score single responses "
                 "(it has no as_reward()); use a scoring judge such as 'score'"
             )
-        funcs.append(_named(judge.as_reward(), f"judge:{entry['name']}"))
+        funcs.append(_named(judge.as_reward(), f"judge:{entry['name']}", force=True))
         weights.append(float(entry.get("weight", 1.0)))
-    for index, func in enumerate(funcs):
-        _named(func, f"reward_{index}")
-    return funcs, weights
+    return [_named(func, f"reward_{index}") for index, func in enumerate(funcs)], weights
 
 
 def weighted_scores(
