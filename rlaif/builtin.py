@@ -11,4 +11,6 @@ BUILTIN_MODULES = (
     "rlaif.optimizers",
     "rlaif.feedback",
     "rlaif.cli.commands",
+    "rlaif.eval",
+    "rlaif.report",
 )

@@ -156,9 +156,11 @@ def check_config(config: RunConfig) -> list[Problem]:
     from rlaif.constitution import load_constitution
 
     try:
-        load_constitution(config["constitution"], config.base_dir)
+        constitution = load_constitution(config["constitution"], config.base_dir)
     except RlaifError as error:
         problems.append(Problem(error.render(), file, "constitution"))
+    else:
+        problems += _constitution_reward_problems(constitution, registry)
     try:
         load_prompts(config, limit=1)
     except RlaifError as error:
@@ -205,6 +207,26 @@ def check_config(config: RunConfig) -> list[Problem]:
                     "models.policy",
                 )
             )
+    return problems
+
+
+def _constitution_reward_problems(constitution: Any, registry: Any) -> list[Problem]:
+    """Rewards a constitution attaches to its principles must exist and take the options given."""
+    problems = []
+    for p_index, principle in enumerate(constitution.principles):
+        for r_index, entry in enumerate(principle.rewards):
+            name, options = (
+                (entry, {}) if isinstance(entry, str) else (entry["name"], entry.get("options", {}))
+            )
+            where = f"principles[{p_index}].rewards[{r_index}]"
+            if name not in registry.entries["rewards"]:
+                problems.append(
+                    Problem(str(registry_lookup_error(registry, "rewards", name)), constitution.source, where)
+                )
+            else:
+                problems += _options_problems(
+                    "rewards", name, options, registry, constitution.source, f"{where}.options"
+                )
     return problems
 
 

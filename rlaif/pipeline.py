@@ -34,6 +34,8 @@ from rlaif.config import RunConfig, require_valid
 from rlaif.constitution import Constitution, load_constitution
 from rlaif.engine import EngineSettings, Journal, run_cai
 from rlaif.errors import RlaifError
+from rlaif.eval.holdout import prompt_split
+from rlaif.eval.runs import evaluate_round
 from rlaif.files import atomic_write_json, atomic_write_text, write_jsonl
 from rlaif.models import load_chat_model, split_spec
 from rlaif.plugins import Registry, get_registry
@@ -218,7 +220,13 @@ class RunResult:
                 lines.append(f"    checkpoint: {self.run_dir / entry['checkpoint']}")
             if entry.get("train_skipped"):
                 lines.append(f"    training skipped: {entry['train_skipped']}")
+            if entry.get("eval_summary", {}).get("win_rate") is not None:
+                lines.append(
+                    f"    eval:       win rate {entry['eval_summary']['win_rate']:.2f} ({entry['eval']})"
+                )
         lines.append(f"  manifest:     {self.run_dir / 'manifest.json'}")
+        if self.manifest.get("report"):
+            lines.append(f"  report:       {self.run_dir / self.manifest['report']}")
         return "\n".join(lines)
 
 
@@ -251,10 +259,11 @@ def _generate_round(
     registry: Registry,
     progress: bool,
     echo: Echo,
+    items: list | None = None,
 ) -> list[dict[str, Any]]:
     round_dir = run_dir.path / f"round-{round_index}"
     entry = run_dir.round_entry(round_index)
-    items = load_prompts(config)
+    items = load_prompts(config) if items is None else items
     journal = Journal(round_dir / "records.jsonl")
     entry.update(round=round_index, policy=policy_spec, records=run_dir.relative(journal.path))
     if not (journal.done_ids >= {item.id for item in items}):
@@ -318,6 +327,7 @@ def _train_round(
     policy_spec: str,
     registry: Registry,
     echo: Echo,
+    items: list | None = None,
 ) -> str | None:
     """Train this round's policy; returns the new checkpoint's path (relative to the run dir) or None."""
     from datasets import load_from_disk
@@ -329,7 +339,9 @@ def _train_round(
     section = config["optimizer"]
     optimizer = registry.get("optimizers", section["name"], config.source).factory(section["options"])
     if optimizer.needs == "prompts":
-        return _train_round_online(config, run_dir, round_index, policy_spec, registry, optimizer, echo)
+        return _train_round_online(
+            config, run_dir, round_index, policy_spec, registry, optimizer, echo, items
+        )
     n_pairs = entry.get("counts", {}).get("pairs", 0)
     if optimizer.needs == "pairs" and n_pairs == 0:
         entry["train_skipped"] = "no pairs survived judging (all dropped); see drops in counts"
@@ -350,12 +362,14 @@ def _train_round(
     return _record_training(run_dir, round_index, result, started)
 
 
-def _train_round_online(config, run_dir, round_index, policy_spec, registry, optimizer, echo) -> str:
+def _train_round_online(
+    config, run_dir, round_index, policy_spec, registry, optimizer, echo, items=None
+) -> str:
     """An online optimizer (GRPO, PPO) trains on the prompts with the constitution's rewards; no CAI pairs."""
     from rlaif.optimizers.online import constitution_rewards, prompts_dataset
 
     round_dir = run_dir.path / f"round-{round_index}"
-    items = load_prompts(config)
+    items = load_prompts(config) if items is None else items  # the training split: held-out prompts stay out
     constitution = load_constitution(config["constitution"], config.base_dir)
     rewards, weights = constitution_rewards(constitution, registry)
     run_dir.round_entry(round_index).update(
@@ -444,22 +458,52 @@ def run(
         run_dir.save_manifest()
         policy_spec = config.model("policy").spec
         rounds = config["rounds"] if do_train else 1
+        split = prompt_split(config, train=do_train)  # held-out prompts never make training data
         online = do_train and _optimizer_needs(config, registry) == "prompts"
         for round_index in range(1, rounds + 1):
             if not online:  # online optimizers sample their own completions: no CAI pairs to make
                 _generate_round(
-                    config, run_dir, round_index, policy_spec, constitution, registry, progress, echo
+                    config,
+                    run_dir,
+                    round_index,
+                    policy_spec,
+                    constitution,
+                    registry,
+                    progress,
+                    echo,
+                    split.train,
                 )
             if do_train:
-                checkpoint = _train_round(config, run_dir, round_index, policy_spec, registry, echo)
+                checkpoint = _train_round(
+                    config, run_dir, round_index, policy_spec, registry, echo, split.train
+                )
                 if checkpoint:
                     policy_spec = str((run_dir.path / checkpoint).resolve())
                     manifest["final_checkpoint"] = checkpoint
+                    if split.held_out:
+                        evaluate_round(
+                            config, run_dir, round_index, checkpoint, split.held_out, registry, progress, echo
+                        )
         manifest["status"] = "complete"
         run_dir.save_manifest()
+        _write_report(run_dir, echo)
         return RunResult(run_dir.path, manifest)
     finally:
         run_dir.release()
+
+
+def _write_report(run_dir: RunDirectory, echo: Echo) -> None:
+    """The HTML report; a failure to draw it is reported, never fatal (the run's results are already saved)."""
+    from rlaif.report import write_report
+
+    try:
+        path = write_report(run_dir.path)
+    except Exception as exc:  # plotting must not turn a finished run into a failed one
+        echo(f"Could not write the report: {type(exc).__name__}: {exc}")
+        return
+    run_dir.manifest["report"] = run_dir.relative(path)
+    run_dir.save_manifest()
+    echo(f"Report: {path}")
 
 
 def train_on_pairs(

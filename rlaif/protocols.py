@@ -60,6 +60,17 @@ class ChatModel(Protocol):
         """
         ...
 
+    # Optional (not part of the runtime check; callers use ``getattr(model, "response_logprobs", None)``):
+    #
+    # def response_logprobs(
+    #     self, conversations: Sequence[Conversation], responses: Sequence[str]
+    # ) -> list[float | None]:
+    #     """Sum of log p(response tokens | conversation rendered with the generation prompt), per pair.
+    #
+    #     ``rlaif eval`` uses it to estimate the KL of a trained policy to its baseline. ``None`` for a
+    #     pair means the backend cannot score it (e.g. a served model without prompt log-probs).
+    #     """
+
 
 @dataclass
 class Verdict:

@@ -101,3 +101,15 @@ def test_shipped_examples_pass_config_check():
         problems = [p for p in check_config(config) if "openai" not in str(p)]
         assert problems == [], (path, problems)
     assert json.dumps(load_config(None).raw)
+
+
+def test_rewards_attached_to_principles_are_checked(tmp_path):
+    constitution = tmp_path / "c.yaml"
+    constitution.write_text(
+        "name: c\nprinciples:\n  - id: short\n    critique_request: c\n    revision_request: r\n"
+        "    judging_question: q\n    rewards: [lenght, {name: length, options: {unit: parsecs}}]\n"
+    )
+    config = config_from_dict({"constitution": str(constitution)}, source="run.yaml", base_dir=tmp_path)
+    text = "\n".join(str(p) for p in check_config(config))
+    assert "principles[0].rewards[0]" in text and "did you mean 'length'" in text
+    assert "principles[0].rewards[1].options" in text

@@ -205,6 +205,43 @@ class TransformersChatModel:
                     }
         return results
 
+    @torch.inference_mode()
+    def response_logprobs(
+        self, conversations: Sequence[Conversation], responses: Sequence[str]
+    ) -> list[float | None]:
+        """Sum of log p(response tokens | conversation rendered with the generation prompt), per pair.
+
+        The response is tokenized on its own and appended to the rendered prompt (how the model would have
+        produced it), and the model's end-of-turn token is not counted. One forward pass per batch; rows are
+        right-padded so every response position lines up with its own logits.
+        """
+        texts = [self.render(conversation) for conversation in conversations]
+        prompt_ids = [self.tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
+        response_ids = [self.tokenizer(r, add_special_tokens=False)["input_ids"] for r in responses]
+        results: list[float | None] = [None] * len(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(prompt_ids[i]) + len(response_ids[i]))
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            rows = [prompt_ids[i] + response_ids[i] for i in batch]
+            width = max(len(row) for row in rows)
+            ids = torch.tensor([row + [pad] * (width - len(row)) for row in rows], device=self.device)
+            mask = torch.tensor(
+                [[1] * len(row) + [0] * (width - len(row)) for row in rows], device=self.device
+            )
+            logprobs = torch.log_softmax(
+                self.model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1
+            )
+            for row, index in enumerate(batch):
+                n_prompt, tokens = len(prompt_ids[index]), response_ids[index]
+                if not tokens:
+                    results[index] = 0.0
+                    continue
+                positions = torch.arange(n_prompt - 1, n_prompt - 1 + len(tokens), device=self.device)
+                targets = torch.tensor(tokens, device=self.device)
+                results[index] = float(logprobs[row, positions, targets].sum())
+        return results
+
     def _continuation_logprob(self, prompt_text: str, continuation_ids: list[int]) -> float:
         prompt_ids = self.tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
         ids = torch.tensor([prompt_ids + continuation_ids], device=self.device)

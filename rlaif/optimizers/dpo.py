@@ -63,7 +63,12 @@ OPTIONS_SCHEMA = {
             "default": 512,
             "description": "Prompt + response tokens.",
         },
-        "warmup_ratio": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.0},
+        "warmup_steps": {
+            "type": "number",
+            "minimum": 0,
+            "default": 0,
+            "description": "Linear warmup: an integer number of steps, or a fraction in [0, 1) of all steps.",
+        },
         "lr_scheduler_type": {"type": "string", "default": "linear"},
         "gradient_checkpointing": {"type": "boolean", "default": False},
         "save_steps": {
@@ -121,7 +126,7 @@ class DPOOptimizer:
             per_device_train_batch_size=opts["per_device_train_batch_size"],
             gradient_accumulation_steps=opts["gradient_accumulation_steps"],
             max_length=opts["max_length"],
-            warmup_steps=float(opts["warmup_ratio"]),  # transformers 5: a float < 1 is a ratio
+            warmup_steps=opts["warmup_steps"],
             lr_scheduler_type=opts["lr_scheduler_type"],
             gradient_checkpointing=opts["gradient_checkpointing"],
             save_strategy="steps",

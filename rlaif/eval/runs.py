@@ -1,0 +1,121 @@
+"""Evaluation wired to run configs: the judge, constitution, sampling and models a run uses.
+
+:func:`evaluate_config` is what ``rlaif eval`` calls; :func:`evaluate_round` is the pipeline's hook at the end of
+a trained round, writing ``round-N/eval.json`` (summary) and ``round-N/eval_records.jsonl`` (one record per
+comparison) and recording both in the manifest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rlaif.config import RunConfig
+from rlaif.constitution import load_constitution
+from rlaif.eval.core import EvalResult, EvalSettings, constitution_rewards, evaluate
+from rlaif.files import atomic_write_json, write_jsonl
+from rlaif.plugins import Registry, get_registry
+from rlaif.prompts import PromptItem, load_prompt_items
+
+
+def eval_settings(config: RunConfig) -> EvalSettings:
+    section = config.raw.get("eval") or {}
+    return EvalSettings(
+        generation=config.sampling("generation"),
+        margin=config["judge"]["margin"],
+        seed=config["seed"],
+        principles=section.get("principles", "sampled"),
+    )
+
+
+def eval_prompts(config: RunConfig, prompts_file: str | Path | None = None) -> list[PromptItem]:
+    """``prompts_file`` if given, else the run's held-out prompts (or all its prompts when nothing is held out)."""
+    from rlaif.eval.holdout import prompt_split
+
+    cap = (config.raw.get("eval") or {}).get("max_prompts")
+    if prompts_file is not None:
+        return load_prompt_items(prompts_file, Path.cwd(), config["prompt_field"], config["id_field"], cap)
+    split = prompt_split(config, train=True)
+    return split.held_out or split.train[:cap]
+
+
+def evaluate_config(
+    config: RunConfig,
+    model_spec: str,
+    baseline_spec: str | None = None,
+    items: list[PromptItem] | None = None,
+    registry: Registry | None = None,
+    progress: bool = False,
+) -> EvalResult:
+    """Evaluate ``model_spec`` against ``baseline_spec`` (default: the config's policy) with the run's judge."""
+    from rlaif.pipeline import ModelPool
+
+    registry = registry or get_registry(config["plugins"])
+    constitution = load_constitution(config["constitution"], config.base_dir)
+    items = items if items is not None else eval_prompts(config)
+    pool = ModelPool(config, registry)
+    try:
+        policy_ref = config.model("policy")
+        baseline = pool.model(
+            "policy" if baseline_spec in (None, policy_ref.spec) else baseline_spec  # type: ignore[arg-type]
+        )
+        model = pool.model(model_spec) if model_spec != policy_ref.spec else pool.model("policy")
+        section = config["judge"]
+        judge = registry.get("judges", section["name"], config.source).factory(section["options"], pool)
+        return evaluate(
+            model,
+            baseline,
+            judge,
+            items,
+            constitution,
+            eval_settings(config),
+            rewards=constitution_rewards(constitution, registry),
+            progress=progress,
+        )
+    finally:
+        pool.close()
+
+
+def save_eval(result: EvalResult, folder: Path) -> tuple[Path, Path]:
+    summary_path, records_path = folder / "eval.json", folder / "eval_records.jsonl"
+    write_jsonl(records_path, result.records)
+    atomic_write_json(summary_path, result.summary)
+    return summary_path, records_path
+
+
+def evaluate_round(
+    config: RunConfig,
+    run_dir: Any,
+    round_index: int,
+    checkpoint: str,
+    items: list[PromptItem],
+    registry: Registry,
+    progress: bool,
+    echo: Callable[[str], None],
+) -> None:
+    """The pipeline's end-of-round evaluation (skipped when this round's eval.json already exists)."""
+    entry = run_dir.round_entry(round_index)
+    round_dir = run_dir.path / f"round-{round_index}"
+    if entry.get("eval") and (run_dir.path / entry["eval"]).exists():
+        return
+    echo(f"Evaluating round {round_index} on {len(items)} held-out prompts against the starting policy ...")
+    result = evaluate_config(
+        config, str((run_dir.path / checkpoint).resolve()), None, items, registry, progress
+    )
+    summary_path, records_path = save_eval(result, round_dir)
+    summary = result.summary
+    entry.update(
+        eval=run_dir.relative(summary_path),
+        eval_records=run_dir.relative(records_path),
+        eval_summary={key: summary[key] for key in ("win_rate", "wins", "losses", "ties", "n")}
+        | {"kl": summary["kl"]["estimate"]},
+    )
+    run_dir.save_manifest()
+    rate = summary["win_rate"]
+    echo(
+        f"Round {round_index} eval: win rate {rate:.2f} vs the starting policy "
+        f"({summary['wins']} wins, {summary['ties']} ties, {summary['losses']} losses)"
+        if rate is not None
+        else f"Round {round_index} eval: nothing to compare"
+    )
