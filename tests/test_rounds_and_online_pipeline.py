@@ -91,4 +91,7 @@ def test_grpo_rounds_train_on_prompts_with_constitution_rewards(tiny_policy, tmp
     metrics = json.loads((result.run_dir / "round-1" / "metrics.json").read_text())
     # the brevity principle's `length` reward scored the completions
     assert any("rewards/length/mean" in entry for entry in metrics["log_history"])
-    assert result.manifest["rounds"][0]["counts"] == {"prompts": 4}
+    # eval is on by default: one of the 4 prompts is held out, trained on never, and evaluated after each round
+    first = result.manifest["rounds"][0]
+    assert first["counts"] == {"prompts": 3}
+    assert (result.run_dir / first["eval_records"]).exists()
