@@ -78,7 +78,12 @@ OPTIONS_SCHEMA = {
             "description": "Completions per device per step (a multiple of num_generations over the global batch).",
         },
         "gradient_accumulation_steps": {"type": "integer", "minimum": 1, "default": 1},
-        "warmup_ratio": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.0},
+        "warmup_steps": {
+            "type": "number",
+            "minimum": 0,
+            "default": 0,
+            "description": "Linear warmup: an integer number of steps, or a fraction in [0, 1) of all steps.",
+        },
         "lr_scheduler_type": {"type": "string", "default": "linear"},
         "gradient_checkpointing": {"type": "boolean", "default": False},
         "save_steps": {"type": "integer", "minimum": 1, "default": 50},
@@ -191,7 +196,7 @@ class GRPOOptimizer:
             max_steps=opts["max_steps"],
             per_device_train_batch_size=opts["per_device_train_batch_size"],
             gradient_accumulation_steps=opts["gradient_accumulation_steps"],
-            warmup_steps=float(opts["warmup_ratio"]),  # transformers 5: a float < 1 is a ratio
+            warmup_steps=opts["warmup_steps"],
             lr_scheduler_type=opts["lr_scheduler_type"],
             gradient_checkpointing=opts["gradient_checkpointing"],
             save_strategy="steps",
