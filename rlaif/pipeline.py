@@ -462,6 +462,7 @@ def _train_round(
     policy_spec: str,
     registry: Registry,
     echo: Echo,
+    items: list | None = None,
 ) -> str | None:
     """Train this round's policy; returns the new checkpoint's path (relative to the run dir) or None."""
     from datasets import load_from_disk
@@ -472,6 +473,10 @@ def _train_round(
         return entry["checkpoint"]
     section = config["optimizer"]
     optimizer = registry.get("optimizers", section["name"], config.source).factory(section["options"])
+    if optimizer.needs == "prompts":
+        return _train_round_online(
+            config, run_dir, round_index, policy_spec, registry, optimizer, echo, items
+        )
     n_pairs = entry.get("counts", {}).get("pairs", 0)
     if optimizer.needs == "pairs" and n_pairs == 0:
         entry["train_skipped"] = "no pairs survived judging (all dropped); see drops in counts"
@@ -489,6 +494,45 @@ def _train_round(
             seed=config["seed"],
         )
     )
+    return _record_training(run_dir, round_index, result, started)
+
+
+def _train_round_online(
+    config, run_dir, round_index, policy_spec, registry, optimizer, echo, items=None
+) -> str:
+    """An online optimizer (GRPO, PPO) trains on the prompts with the constitution's rewards; no CAI pairs."""
+    from rlaif.optimizers.online import constitution_rewards, prompts_dataset
+
+    round_dir = run_dir.path / f"round-{round_index}"
+    items = load_prompts(config) if items is None else items  # the training split: held-out prompts stay out
+    constitution = load_constitution(config["constitution"], config.base_dir)
+    rewards, weights = constitution_rewards(constitution, registry)
+    run_dir.round_entry(round_index).update(
+        round=round_index, policy=policy_spec, counts={"prompts": len(items)}
+    )
+    echo(f"Training round {round_index} with {config['optimizer']['name']} on {len(items)} prompts ...")
+    started = time.perf_counter()
+    pool = ModelPool(config, registry)
+    try:
+        result = optimizer.train(
+            TrainRequest(
+                policy=policy_weights_path(policy_spec, config, registry),
+                output_dir=round_dir,
+                prompts=prompts_dataset(items),
+                rewards=rewards,
+                reward_weights=weights,
+                seed=config["seed"] + round_index - 1,
+                context=pool,
+            )
+        )
+    finally:
+        pool.close()
+    return _record_training(run_dir, round_index, result, started)
+
+
+def _record_training(run_dir: RunDirectory, round_index: int, result: Any, started: float) -> str:
+    entry = run_dir.round_entry(round_index)
+    round_dir = run_dir.path / f"round-{round_index}"
     atomic_write_json(
         round_dir / "metrics.json", {"metrics": result.metrics, "log_history": result.log_history}
     )
@@ -503,6 +547,12 @@ def _train_round(
     return entry["checkpoint"]
 
 
+def _optimizer_needs(config: RunConfig, registry: Registry) -> str:
+    section = config["optimizer"]
+    registration = registry.get("optimizers", section["name"], config.source)
+    return getattr(registration.factory(section["options"]), "needs", "pairs")
+
+
 def run(
     config: RunConfig,
     *,
@@ -513,6 +563,12 @@ def run(
 ) -> RunResult:
     """The whole loop for ``config.rounds`` rounds. ``train=False`` makes preference data only."""
     require_valid(config)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise RlaifError(
+            "rlaif run is one process (it locks its run directory); it cannot run under a multi-process launcher",
+            hint="Make the data with `rlaif generate`, then train on all GPUs with "
+            "`accelerate launch -m rlaif train RUN/round-1/pairs.jsonl ...` (docs/optimizers.md).",
+        )
     registry = get_registry(config["plugins"])
     do_train = config["train"] if train is None else train
     constitution = load_constitution(config["constitution"], config.base_dir)
@@ -538,12 +594,24 @@ def run(
         policy_spec = config.model("policy").spec
         rounds = config["rounds"] if do_train else 1
         split = prompt_split(config, train=do_train)  # held-out prompts never make training data
+        online = do_train and _optimizer_needs(config, registry) == "prompts"
         for round_index in range(1, rounds + 1):
-            _generate_round(
-                config, run_dir, round_index, policy_spec, constitution, registry, progress, echo, split.train
-            )
+            if not online:  # online optimizers sample their own completions: no CAI pairs to make
+                _generate_round(
+                    config,
+                    run_dir,
+                    round_index,
+                    policy_spec,
+                    constitution,
+                    registry,
+                    progress,
+                    echo,
+                    split.train,
+                )
             if do_train:
-                checkpoint = _train_round(config, run_dir, round_index, policy_spec, registry, echo)
+                checkpoint = _train_round(
+                    config, run_dir, round_index, policy_spec, registry, echo, split.train
+                )
                 if checkpoint:
                     policy_spec = str((run_dir.path / checkpoint).resolve())
                     manifest["final_checkpoint"] = checkpoint
@@ -599,6 +667,9 @@ def train_on_pairs(
     if output_dir.exists() and not output_dir.is_dir():
         raise RlaifError(f"{output_dir}: the output directory is a file")
     path = Path(pairs_path)
+    built = registration.factory(options or {})
+    if getattr(built, "needs", "pairs") == "prompts":
+        return _train_online_from_file(path, output_dir, policy, built, config, registry, seed)
     if path.is_dir():
         try:
             dataset = load_from_disk(str(path))
@@ -623,7 +694,6 @@ def train_on_pairs(
         dataset = Dataset.from_list(rows)
     if len(dataset) == 0:
         raise RlaifError(f"{path}: no pairs to train on")
-    built = registration.factory(options or {})
     output_dir.mkdir(parents=True, exist_ok=True)
     result = built.train(
         TrainRequest(
@@ -633,7 +703,37 @@ def train_on_pairs(
             seed=seed,
         )
     )
-    atomic_write_json(
-        output_dir / "metrics.json", {"metrics": result.metrics, "log_history": result.log_history}
+    _write_train_metrics(output_dir, result)
+    return result
+
+
+def is_main_process() -> bool:
+    """False on the non-zero ranks of an ``accelerate launch``/``torchrun`` job (they must not write outputs)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _write_train_metrics(output_dir: Path, result: Any) -> None:
+    if is_main_process():
+        atomic_write_json(
+            output_dir / "metrics.json", {"metrics": result.metrics, "log_history": result.log_history}
+        )
+
+
+def _train_online_from_file(path, output_dir, policy, optimizer, config, registry, seed) -> Any:
+    """``rlaif train PROMPTS --optimizer grpo|ppo``: a prompt file (as in run configs) instead of pairs."""
+    from rlaif.config import config_from_dict
+    from rlaif.optimizers.online import prompts_dataset
+
+    items = load_prompts(config_from_dict({"prompts": str(path.resolve())}))
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    result = optimizer.train(
+        TrainRequest(
+            policy=policy_weights_path(policy, config, registry),
+            output_dir=output_dir,
+            prompts=prompts_dataset(items),
+            seed=seed,
+        )
     )
+    _write_train_metrics(output_dir, result)
     return result

@@ -119,6 +119,8 @@ class TrainRequest:
     reward_weights: Sequence[float] | None = None
     seed: int = 0
     resume: bool = True
+    context: Any | None = None
+    """The run's :class:`BuildContext` (judges used as scorers reuse its loaded models); may be None."""
 
 
 @dataclass

@@ -137,13 +137,19 @@ def train(
 ) -> None:
     """Train a policy on PAIRS: a JSONL file in TRL preference format (e.g. a run's pairs.jsonl) or a dataset dir.
 
+    Online optimizers (grpo, ppo) take a prompt file instead (JSONL of {"prompt": ...}, as in run configs),
+    with their rewards in options: --option 'rewards=[{name: length, options: {max: 20}}]'.
+    Under `accelerate launch -m rlaif train ...` every process trains; only rank 0 writes and reports.
+
     \b
     Example:
       rlaif train runs/default/round-1/pairs.jsonl -o trained --option beta=0.2 --option max_steps=10
     """
-    from rlaif.pipeline import train_on_pairs
+    from rlaif.pipeline import is_main_process, train_on_pairs
 
     result = train_on_pairs(pairs, output_dir, policy, optimizer, parse_options(options), seed)
+    if not is_main_process():  # under `accelerate launch`, rank 0 reports
+        return
     click.echo(f"Checkpoint: {result.checkpoint}")
     click.echo(f"Metrics:    {Path(output_dir) / 'metrics.json'}")
 

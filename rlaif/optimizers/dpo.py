@@ -12,21 +12,27 @@ from pathlib import Path
 from typing import Any
 
 from rlaif.errors import Problem, closest
+from rlaif.optimizers.common import (
+    LORA_SCHEMA,
+    defaults,
+    last_checkpoint,
+    lora_config,
+    monitor_metrics,
+    precision_flags,
+    preference_lengths,
+    save_checkpoint,
+    train_metrics,
+)
 from rlaif.protocols import TrainRequest, TrainResult
 
-LORA_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "r": {"type": "integer", "minimum": 1, "default": 16},
-        "alpha": {"type": "integer", "minimum": 1, "default": 32},
-        "dropout": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.05},
-        "target_modules": {
-            "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}],
-            "default": "all-linear",
-        },
-    },
-}
+__all__ = [
+    "OPTIONS_SCHEMA",
+    "DPOOptimizer",
+    "dpo_factory",
+    "precision_flags",
+    "lora_config",
+    "save_checkpoint",
+]
 
 OPTIONS_SCHEMA = {
     "type": "object",
@@ -145,69 +151,6 @@ def check_options(options: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def _defaults(schema: dict[str, Any]) -> dict[str, Any]:
-    return {key: value["default"] for key, value in schema["properties"].items() if "default" in value}
-
-
-def precision_flags() -> dict[str, Any]:
-    """bf16 where the GPU supports it, plain fp32 on CPU (TRL's bf16 default would otherwise apply)."""
-    import torch
-
-    if torch.cuda.is_available():
-        bf16 = torch.cuda.is_bf16_supported()
-        return {"bf16": bf16, "fp16": not bf16, "use_cpu": False}
-    return {"bf16": False, "fp16": False, "use_cpu": True}
-
-
-def lora_config(options: dict[str, Any] | None) -> Any:
-    if not options:
-        return None
-    from peft import LoraConfig
-
-    settings = {**_defaults(LORA_SCHEMA), **options}
-    return LoraConfig(
-        r=settings["r"],
-        lora_alpha=settings["alpha"],
-        lora_dropout=settings["dropout"],
-        target_modules=settings["target_modules"],
-        task_type="CAUSAL_LM",
-    )
-
-
-def save_checkpoint(trainer: Any, tokenizer: Any, output_dir: Path, lora: bool) -> Path:
-    """Write ``checkpoint/`` (a full model) and, for LoRA, ``adapter/``; only the main process writes."""
-    checkpoint = output_dir / "checkpoint"
-    if lora:
-        trainer.save_model(str(output_dir / "adapter"))
-        if trainer.is_world_process_zero():
-            merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
-            merged.save_pretrained(str(checkpoint), safe_serialization=True)
-    else:
-        trainer.save_model(str(checkpoint))
-    if trainer.is_world_process_zero():
-        tokenizer.save_pretrained(str(checkpoint))
-    return checkpoint
-
-
-def last_checkpoint(folder: Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
-
-
-def train_metrics(trainer: Any, result: Any) -> dict[str, Any]:
-    metrics = dict(result.metrics)
-    logs = [entry for entry in trainer.state.log_history if "loss" in entry]
-    if logs:
-        metrics["first_loss"] = logs[0]["loss"]
-        metrics["last_loss"] = logs[-1]["loss"]
-        for key in ("rewards/accuracies", "rewards/margins"):
-            if key in logs[-1]:
-                metrics[f"last_{key.replace('/', '_')}"] = logs[-1][key]
-    metrics["global_step"] = trainer.state.global_step
-    return metrics
-
-
 class DPOOptimizer:
     """Direct Preference Optimization on (prompt, chosen, rejected) pairs."""
 
@@ -215,7 +158,7 @@ class DPOOptimizer:
     needs = "pairs"
 
     def __init__(self, **options: Any):
-        self.options = {**_defaults(OPTIONS_SCHEMA), **options}
+        self.options = {**defaults(OPTIONS_SCHEMA), **options}
 
     def train(self, request: TrainRequest) -> TrainResult:
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -264,6 +207,8 @@ class DPOOptimizer:
         result = trainer.train(resume_from_checkpoint=resume)
         checkpoint = save_checkpoint(trainer, tokenizer, output_dir, lora=bool(opts["lora"]))
         metrics = train_metrics(trainer, result)
+        metrics.update(monitor_metrics(trainer.state.log_history))
+        metrics.update(preference_lengths(dataset))
         metrics["resumed_from"] = resume
         return TrainResult(
             checkpoint=checkpoint, metrics=metrics, log_history=list(trainer.state.log_history)
