@@ -10,9 +10,9 @@ def _online_check(optimizer_class):
     """``check(options)`` for an online optimizer: impossible settings plus unknown reward/judge names."""
 
     def check(options):
-        from rlaif.plugins import get_registry
-
         from dataclasses import replace
+
+        from rlaif.plugins import get_registry
 
         problems = optimizer_class(**options).check(options, get_registry())
         # config check prefixes the options' own path; the optimizers name the full one
