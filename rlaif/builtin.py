@@ -9,6 +9,7 @@ BUILTIN_MODULES = (
     "rlaif.judges",
     "rlaif.rewards",
     "rlaif.optimizers",
+    "rlaif.feedback",
     "rlaif.cli.commands",
     "rlaif.eval",
     "rlaif.report",

@@ -135,9 +135,27 @@ def _options_problems(
     kind: str, name: str, options: dict[str, Any], registry: Any, file: str | None, where: str
 ) -> list[Problem]:
     registration = registry.entries[kind].get(name)
-    if registration is None or not registration.options_schema:
+    if registration is None:
         return []
-    return schema_problems(options, registration.options_schema, file, prefix=tuple(where.split(".")))
+    return plugin_option_problems(registration, options, file, where)
+
+
+def plugin_option_problems(registration: Any, options: Any, file: str | None, where: str) -> list[Problem]:
+    """Options against the plugin's schema, then (if those pass) against its own ``check`` hook."""
+    if registration.options_schema:
+        problems = schema_problems(options, registration.options_schema, file, prefix=tuple(where.split(".")))
+        if problems:
+            return problems
+    if registration.check is None:
+        return []
+    try:
+        found = list(registration.check(dict(options)))
+    except Exception as exc:  # a plugin's broken check must not hide the rest of the report
+        return [Problem(f"the {registration.name} plugin's option check failed: {exc!r}", file, where)]
+    return [
+        Problem(problem.message, file, f"{where}.{problem.where}" if problem.where else where)
+        for problem in found
+    ]
 
 
 def check_config(config: RunConfig) -> list[Problem]:
@@ -151,7 +169,7 @@ def check_config(config: RunConfig) -> list[Problem]:
     try:
         registry = get_registry(config["plugins"])
     except RlaifError as error:
-        return [Problem(error.message, file, "plugins")]
+        return [Problem(error.render(), file, "plugins")]
 
     from rlaif.constitution import load_constitution
 
@@ -162,7 +180,7 @@ def check_config(config: RunConfig) -> list[Problem]:
     else:
         problems += _constitution_reward_problems(constitution, registry)
     try:
-        load_prompts(config, limit=1)
+        load_prompts(config)  # every line: a bad line 5000 should show now, not hours into a run
     except RlaifError as error:
         problems.append(Problem(error.render(), file, "prompts"))
 

@@ -28,6 +28,8 @@ class Principle:
     weight: float = 1.0
     tags: tuple[str, ...] = ()
     rewards: tuple[Any, ...] = ()
+    criteria: tuple[str, ...] = ()
+    """Additive rubric criteria for the score judge (``scale: rubric``)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class Constitution:
                 "weight": p.weight,
                 "tags": list(p.tags),
                 **({"rewards": list(p.rewards)} if p.rewards else {}),
+                **({"criteria": list(p.criteria)} if p.criteria else {}),
             }
             for p in self.principles
         ]
@@ -164,6 +167,7 @@ def constitution_from_dict(data: dict[str, Any], source: str | None = None) -> C
             weight=float(p.get("weight", 1)),
             tags=tuple(p.get("tags", ())),
             rewards=tuple(p.get("rewards", ())),
+            criteria=tuple(p.get("criteria", ())),
         )
         for p in data["principles"]
     )

@@ -8,7 +8,9 @@ to a temp file and renamed into place; journals are appended and fsync'd line by
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -24,6 +26,10 @@ MAX_CONFIG_BYTES = 5 * 1024 * 1024
 """Constitutions and run configs are hand-written; anything bigger is a mistake (or an attack)."""
 MAX_YAML_ALIASES = 100
 """Caps YAML alias expansion (a "billion laughs" file would otherwise take all memory when traversed)."""
+MAX_YAML_VALUES = 200_000
+"""Caps the values a file expands to once aliases are followed: few aliases can still nest exponentially."""
+MAX_YAML_DEPTH = 64
+"""Caps nesting depth (validators and writers walk the data recursively)."""
 
 
 def read_text(path: str | Path, what: str = "file", max_bytes: int | None = MAX_CONFIG_BYTES) -> str:
@@ -64,6 +70,58 @@ class _GuardedLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+# YAML 1.1 (PyYAML) reads `1e-5` as a string because it insists on a dot in floats; users write learning rates
+# that way, so accept YAML 1.2's float syntax too.
+_GuardedLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def load_yaml_text(text: str) -> Any:
+    """Parse YAML with rlaif's loader (alias cap, YAML 1.2 floats); raises ``yaml.YAMLError``."""
+    return yaml.load(text, Loader=_GuardedLoader)  # noqa: S506 - _GuardedLoader is a SafeLoader
+
+
+def _expansion_problem(data: Any) -> str | None:
+    """Why ``data`` is unsafe to walk (a cycle, absurd size once aliases are followed, absurd depth), or None."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Any, depth: int) -> int:
+        if not isinstance(node, dict | list):
+            return 1
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise ValueError("an alias refers to a value that contains it (a cycle)")
+        if depth > MAX_YAML_DEPTH:
+            raise ValueError(f"values are nested more than {MAX_YAML_DEPTH} levels deep")
+        active.add(key)
+        children = [*node.keys(), *node.values()] if isinstance(node, dict) else node
+        total = 1 + sum(size(child, depth + 1) for child in children)
+        active.discard(key)
+        if total > MAX_YAML_VALUES:
+            raise ValueError(f"it expands to more than {MAX_YAML_VALUES:,} values (an alias bomb?)")
+        sizes[key] = total
+        return total
+
+    try:
+        size(data, 0)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def load_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
     """Parse a YAML (or JSON) file that must hold a mapping at the top level."""
     text = read_text(path, what)
@@ -74,6 +132,11 @@ def load_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise RlaifError(f"{path}: {where}invalid YAML: {problem}") from None
+    except RecursionError:
+        raise RlaifError(f"{path}: invalid YAML: nested too deeply to read") from None
+    problem = _expansion_problem(data)
+    if problem:
+        raise RlaifError(f"{path}: refused: {problem}") from None
     if not isinstance(data, dict):
         kind = type(data).__name__ if data is not None else "nothing"
         raise RlaifError(
@@ -98,7 +161,7 @@ def _describe(error: ValidationError) -> str:
         )
         hints = []
         for key in extras:
-            suggestion = closest(key, allowed)
+            suggestion = closest(str(key), allowed)
             hints.append(f"unknown key '{key}'" + (f" (did you mean '{suggestion}'?)" if suggestion else ""))
         return "; ".join(hints) + f"; allowed keys: {', '.join(allowed)}"
     if error.validator == "required":
@@ -112,12 +175,36 @@ def schema_problems(
     instance: Any, schema: Mapping[str, Any], file: str | None, prefix: tuple = ()
 ) -> list[Problem]:
     """Every schema violation, each with its field path and what was expected (not just the first)."""
+    problems = _walk_problems(instance, file, list(prefix))
+    if problems:  # JSON Schema (and JSON itself) knows only text keys and finite numbers; YAML allows more
+        return problems
     validator = Draft202012Validator(schema)
-    problems = []
     for error in sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path]):
         problems.append(
             Problem(_describe(error), file=file, where=field_path([*prefix, *error.absolute_path]))
         )
+    return problems
+
+
+def _walk_problems(instance: Any, file: str | None, path: list) -> list[Problem]:
+    problems = []
+    if isinstance(instance, float) and not math.isfinite(instance):
+        problems.append(Problem(f"expected a finite number, got {instance}", file, field_path(path)))
+    elif isinstance(instance, dict):
+        for key, value in instance.items():
+            if not isinstance(key, str):
+                problems.append(
+                    Problem(
+                        f"keys must be text, found {type(key).__name__} {key!r} (quote it)",
+                        file,
+                        field_path(path),
+                    )
+                )
+            else:
+                problems += _walk_problems(value, file, [*path, key])
+    elif isinstance(instance, list):
+        for index, value in enumerate(instance):
+            problems += _walk_problems(value, file, [*path, index])
     return problems
 
 
@@ -150,16 +237,23 @@ def iter_jsonl(path: str | Path, what: str = "JSONL file") -> Iterator[tuple[int
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write via a temp file in the same directory and rename: readers never see a half-written file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise RlaifError(
+                f"{path}: cannot write ({exc.strerror or exc}); the previous version, if any, is unchanged",
+                hint="Free disk space or fix permissions, then re-run the same command to resume.",
+            ) from None
         raise
 
 

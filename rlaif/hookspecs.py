@@ -13,8 +13,11 @@ Discovery: installed distributions declare an entry point in the group ``rlaif``
 and ``rlaif --plugin my_module`` (or the ``plugins:`` list in a run config) loads a module by import path.
 
 Each ``register_*`` hook receives a ``register(name, factory, **meta)`` callable. ``meta`` may carry
-``description`` (shown by ``rlaif plugins``) and ``options_schema`` (a JSON Schema for the options mapping the
-factory accepts; ``rlaif config check`` validates user options against it without building anything).
+``description`` (shown by ``rlaif plugins``), ``options_schema`` (a JSON Schema for the options mapping the
+factory accepts; ``rlaif config check`` validates user options against it without building anything) and
+``check`` (``check(options) -> list[Problem]`` for impossible settings a schema cannot express, e.g. a batch size
+that the number of generations must divide; called by ``rlaif config check`` once the schema passes, with each
+``Problem.where`` relative to the options mapping).
 
 The objects the factories build follow small protocols, defined in :mod:`rlaif.protocols`:
 

@@ -33,6 +33,7 @@ from rlaif import __version__
 from rlaif.config import RunConfig, require_valid
 from rlaif.constitution import Constitution, load_constitution
 from rlaif.engine import EngineSettings, Journal, run_cai
+from rlaif.engine.strategies import PairSettings, length_gap
 from rlaif.errors import RlaifError
 from rlaif.eval.holdout import prompt_split
 from rlaif.eval.runs import evaluate_round
@@ -78,6 +79,11 @@ class ModelPool:
         return self._loaded[key]
 
     def close(self) -> None:
+        """Release every model now (HTTP clients and loop threads included), not whenever GC gets to it."""
+        for model in self._loaded.values():
+            closer = getattr(model, "close", None)
+            if callable(closer):
+                closer()
         self._loaded.clear()
         gc.collect()
 
@@ -101,7 +107,37 @@ def policy_weights_path(spec: str, config: RunConfig, registry: Registry) -> str
     scheme, rest = split_spec(resolve_local_spec(spec, config, registry), registry)
     if scheme != "hf":
         raise RlaifError(f"the policy '{spec}' is not a local model, so it cannot be trained here")
+    path = Path(rest).expanduser()
+    if not path.is_dir() and not (len(rest.split("/")) == 2 and not rest.startswith((".", "/", "~"))):
+        raise RlaifError(
+            f"the policy '{spec}': no model directory there (use 'embedded' or a local HF directory)"
+        )
     return rest
+
+
+def _is_message_list(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+            for m in value
+        )
+    )
+
+
+def pair_record_problems(record: dict[str, Any]) -> list[str]:
+    """What keeps one pairs-file record from being a TRL preference example (empty list: it is one)."""
+    problems = []
+    for key in ("prompt", "chosen", "rejected"):
+        if key not in record:
+            problems.append(f"missing {key}")
+        elif not (isinstance(record[key], str) and record[key].strip()) and not _is_message_list(record[key]):
+            problems.append(
+                f"'{key}' must be a non-empty string or a list of {{role, content}} messages, "
+                f"got {type(record[key]).__name__}"
+            )
+    return problems
 
 
 # -- run directory -------------------------------------------------------------------------------------------------
@@ -121,7 +157,18 @@ class RunDirectory:
         return self.path / "manifest.json"
 
     def acquire(self) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
+        """Take the directory's lock (an OS file lock: it dies with its process, so a killed run never leaves a
+        stale lock; the ``.lock.owner`` note it leaves behind is only read while someone holds the lock)."""
+        if self.path.exists() and not self.path.is_dir():
+            raise RlaifError(
+                f"{self.path}: the output directory is a file", hint="Choose another --output-dir."
+            )
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RlaifError(
+                f"{self.path}: cannot create the output directory ({exc.strerror or exc})"
+            ) from None
         owner_file = self.path / ".lock.owner"
         lock = FileLock(str(self.path / ".lock"))
         try:
@@ -132,9 +179,14 @@ class RunDirectory:
                 f"{self.path}: this run directory is in use by {owner}",
                 hint="Wait for it to finish, or choose another --output-dir.",
             ) from None
-        owner_file.write_text(
-            f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
-        )
+        try:
+            atomic_write_text(
+                owner_file,
+                f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n",
+            )
+        except BaseException:
+            lock.release()
+            raise
         self._lock = lock
 
     def release(self) -> None:
@@ -184,14 +236,80 @@ def prepare_run_directory(config: RunConfig, overwrite: bool = False) -> RunDire
             run_dir.manifest = {}
         elif manifest and manifest.get("config_hash") != config.result_hash():
             raise RlaifError(
-                f"{run_dir.path}: holds a run made with a different config (hash {manifest.get('config_hash')} vs "
-                f"{config.result_hash()}); resuming would mix results.",
-                hint="Use --overwrite to replace it, or --output-dir to start a new run elsewhere.",
+                f"{run_dir.path}: holds a run made with a different config "
+                f"({_config_changes(run_dir.path / 'config.yaml', config)}); resuming would mix results.",
+                hint="Re-run with --overwrite to replace it, --new to start a fresh run in a new sibling "
+                "directory, or --output-dir to choose one.",
             )
     except BaseException:
         run_dir.release()
         raise
     return run_dir
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: value}
+
+
+def _config_changes(saved_path: Path, config: RunConfig, limit: int = 5) -> str:
+    """``seed: 0 -> 9, models.policy: ...``: which result-affecting settings differ from the saved run's."""
+    from rlaif.config import HARMLESS_KEYS
+
+    try:
+        saved = yaml.safe_load(saved_path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        saved = None
+    if not isinstance(saved, dict):
+        return "its config.yaml is missing, so the settings cannot be compared"
+    old = {k: v for k, v in _flatten(saved).items() if k.split(".")[0] not in HARMLESS_KEYS}
+    new = {k: v for k, v in _flatten(config.raw).items() if k.split(".")[0] not in HARMLESS_KEYS}
+    changes = [
+        f"{key}: {old.get(key, '(unset)')!r} -> {new.get(key, '(unset)')!r}"
+        for key in sorted(set(old) | set(new))
+        if old.get(key, "(unset)") != new.get(key, "(unset)")
+    ]
+    if not changes:
+        return "changed settings could not be pinpointed"
+    more = f", and {len(changes) - limit} more" if len(changes) > limit else ""
+    return "changed: " + ", ".join(changes[:limit]) + more
+
+
+def fresh_output_dir(path: str | Path) -> Path:
+    """``runs/default`` if unused, else the first free sibling ``runs/default-2``, ``-3``, ... (``--new``)."""
+    path = Path(path)
+    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        return path
+    number = 2
+    while (candidate := path.with_name(f"{path.name}-{number}")).exists():
+        number += 1
+    return candidate
+
+
+def save_dataset_atomically(dataset: Any, directory: Path) -> None:
+    """``save_to_disk`` into a temp sibling, then swap it in: a crash never leaves a half-saved dataset."""
+    import shutil
+    import tempfile
+
+    temp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
+    try:
+        dataset.save_to_disk(str(temp))
+        if directory.exists():
+            old = directory.with_name(f".{directory.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            directory.rename(old)
+            temp.rename(directory)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            temp.rename(directory)
+    except OSError as exc:
+        raise RlaifError(f"{directory}: cannot save the pairs dataset ({exc.strerror or exc})") from None
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 # -- results ---------------------------------------------------------------------------------------------------
@@ -241,7 +359,7 @@ def pairs_dataset(records: list[dict[str, Any]]):
         "rejected": [r["rejected"] for r in pairs],
         "id": [r["id"] for r in pairs],
         "principle_id": [r["principle_id"] for r in pairs],
-        "p_revision": [float(r["judge"]["p_revision"]) for r in pairs],
+        "p_revision": [float(r["judge"].get("p_revision", r["judge"].get("p_chosen"))) for r in pairs],
         "chosen_source": [r["chosen_source"] for r in pairs],
         "round": [r["round"] for r in pairs],
         "seed": [r["seed"] for r in pairs],
@@ -265,8 +383,19 @@ def _generate_round(
     entry = run_dir.round_entry(round_index)
     items = load_prompts(config) if items is None else items
     journal = Journal(round_dir / "records.jsonl")
+    wanted = {item.id for item in items}
+    if entry.get("status") == "trained" and entry.get("checkpoint"):
+        # A trained round is final: its pairs made the checkpoint every later round builds on.
+        if journal.done_ids >= wanted:
+            return [record for record in journal.records if record["id"] in wanted]
+        raise RlaifError(
+            f"{run_dir.path}: round {round_index} was already trained on {entry.get('counts', {}).get('prompts')} "
+            f"prompts; these settings ask for {len(wanted - journal.done_ids)} more, which would not match "
+            "its checkpoint.",
+            hint="Keep the earlier --max-prompts, or re-run with --new (fresh sibling directory) or --overwrite.",
+        )
     entry.update(round=round_index, policy=policy_spec, records=run_dir.relative(journal.path))
-    if not (journal.done_ids >= {item.id for item in items}):
+    if not (journal.done_ids >= wanted):
         if journal.records:
             echo(
                 f"Resuming round {round_index}: {len(journal.records)} of {len(items)} prompts already done."
@@ -288,6 +417,7 @@ def _generate_round(
                 chunk_size=config["chunk_size"],
                 seed=config["seed"],
                 round=round_index,
+                pairs=PairSettings.from_config(config["pairs"]),
             )
             result = run_cai(
                 items, constitution, policy, critic, judge, settings, journal, progress, judge_model
@@ -300,7 +430,7 @@ def _generate_round(
                     usage.setdefault(stage, {})[key] = usage.get(stage, {}).get(key, 0) + value
         finally:
             pool.close()
-    records = [record for record in journal.records if record["id"] in {item.id for item in items}]
+    records = [record for record in journal.records if record["id"] in wanted]
     pairs = [r for r in records if r["status"] == "pair"]
     drops: dict[str, int] = {}
     for record in records:
@@ -309,12 +439,17 @@ def _generate_round(
     write_jsonl(round_dir / "pairs.jsonl", pairs)
     dataset_dir = round_dir / "pairs_dataset"
     if pairs:  # `datasets` cannot load an empty saved dataset back, so none is written
-        pairs_dataset(records).save_to_disk(str(dataset_dir))
+        save_dataset_atomically(pairs_dataset(records), dataset_dir)
     entry.update(
         status="generated",
         pairs=run_dir.relative(round_dir / "pairs.jsonl"),
         dataset=run_dir.relative(dataset_dir) if pairs else None,
-        counts={"prompts": len(records), "pairs": len(pairs), "drops": drops},
+        counts={
+            "prompts": len(records),
+            "pairs": len(pairs),
+            "drops": drops,
+            "length_gap": length_gap(records),
+        },
     )
     run_dir.save_manifest()
     return records
@@ -327,6 +462,7 @@ def _train_round(
     policy_spec: str,
     registry: Registry,
     echo: Echo,
+    items: list | None = None,
 ) -> str | None:
     """Train this round's policy; returns the new checkpoint's path (relative to the run dir) or None."""
     from datasets import load_from_disk
@@ -337,6 +473,10 @@ def _train_round(
         return entry["checkpoint"]
     section = config["optimizer"]
     optimizer = registry.get("optimizers", section["name"], config.source).factory(section["options"])
+    if optimizer.needs == "prompts":
+        return _train_round_online(
+            config, run_dir, round_index, policy_spec, registry, optimizer, echo, items
+        )
     n_pairs = entry.get("counts", {}).get("pairs", 0)
     if optimizer.needs == "pairs" and n_pairs == 0:
         entry["train_skipped"] = "no pairs survived judging (all dropped); see drops in counts"
@@ -354,6 +494,45 @@ def _train_round(
             seed=config["seed"],
         )
     )
+    return _record_training(run_dir, round_index, result, started)
+
+
+def _train_round_online(
+    config, run_dir, round_index, policy_spec, registry, optimizer, echo, items=None
+) -> str:
+    """An online optimizer (GRPO, PPO) trains on the prompts with the constitution's rewards; no CAI pairs."""
+    from rlaif.optimizers.online import constitution_rewards, prompts_dataset
+
+    round_dir = run_dir.path / f"round-{round_index}"
+    items = load_prompts(config) if items is None else items  # the training split: held-out prompts stay out
+    constitution = load_constitution(config["constitution"], config.base_dir)
+    rewards, weights = constitution_rewards(constitution, registry)
+    run_dir.round_entry(round_index).update(
+        round=round_index, policy=policy_spec, counts={"prompts": len(items)}
+    )
+    echo(f"Training round {round_index} with {config['optimizer']['name']} on {len(items)} prompts ...")
+    started = time.perf_counter()
+    pool = ModelPool(config, registry)
+    try:
+        result = optimizer.train(
+            TrainRequest(
+                policy=policy_weights_path(policy_spec, config, registry),
+                output_dir=round_dir,
+                prompts=prompts_dataset(items),
+                rewards=rewards,
+                reward_weights=weights,
+                seed=config["seed"] + round_index - 1,
+                context=pool,
+            )
+        )
+    finally:
+        pool.close()
+    return _record_training(run_dir, round_index, result, started)
+
+
+def _record_training(run_dir: RunDirectory, round_index: int, result: Any, started: float) -> str:
+    entry = run_dir.round_entry(round_index)
+    round_dir = run_dir.path / f"round-{round_index}"
     atomic_write_json(
         round_dir / "metrics.json", {"metrics": result.metrics, "log_history": result.log_history}
     )
@@ -368,6 +547,12 @@ def _train_round(
     return entry["checkpoint"]
 
 
+def _optimizer_needs(config: RunConfig, registry: Registry) -> str:
+    section = config["optimizer"]
+    registration = registry.get("optimizers", section["name"], config.source)
+    return getattr(registration.factory(section["options"]), "needs", "pairs")
+
+
 def run(
     config: RunConfig,
     *,
@@ -378,6 +563,12 @@ def run(
 ) -> RunResult:
     """The whole loop for ``config.rounds`` rounds. ``train=False`` makes preference data only."""
     require_valid(config)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise RlaifError(
+            "rlaif run is one process (it locks its run directory); it cannot run under a multi-process launcher",
+            hint="Make the data with `rlaif generate`, then train on all GPUs with "
+            "`accelerate launch -m rlaif train RUN/round-1/pairs.jsonl ...` (docs/optimizers.md).",
+        )
     registry = get_registry(config["plugins"])
     do_train = config["train"] if train is None else train
     constitution = load_constitution(config["constitution"], config.base_dir)
@@ -403,12 +594,24 @@ def run(
         policy_spec = config.model("policy").spec
         rounds = config["rounds"] if do_train else 1
         split = prompt_split(config, train=do_train)  # held-out prompts never make training data
+        online = do_train and _optimizer_needs(config, registry) == "prompts"
         for round_index in range(1, rounds + 1):
-            _generate_round(
-                config, run_dir, round_index, policy_spec, constitution, registry, progress, echo, split.train
-            )
+            if not online:  # online optimizers sample their own completions: no CAI pairs to make
+                _generate_round(
+                    config,
+                    run_dir,
+                    round_index,
+                    policy_spec,
+                    constitution,
+                    registry,
+                    progress,
+                    echo,
+                    split.train,
+                )
             if do_train:
-                checkpoint = _train_round(config, run_dir, round_index, policy_spec, registry, echo)
+                checkpoint = _train_round(
+                    config, run_dir, round_index, policy_spec, registry, echo, split.train
+                )
                 if checkpoint:
                     policy_spec = str((run_dir.path / checkpoint).resolve())
                     manifest["final_checkpoint"] = checkpoint
@@ -450,44 +653,87 @@ def train_on_pairs(
     """``rlaif train``: train a policy on a pairs file (JSONL in TRL preference format) or dataset directory."""
     from datasets import Dataset, load_from_disk
 
-    from rlaif.config import config_from_dict
-    from rlaif.files import iter_jsonl, schema_problems
+    from rlaif.config import config_from_dict, plugin_option_problems
+    from rlaif.files import iter_jsonl
 
     registry = get_registry(plugins)
     registration = registry.get("optimizers", optimizer)
-    if registration.options_schema:
-        problems = schema_problems(options or {}, registration.options_schema, None, ("options",))
-        if problems:
-            raise RlaifError(f"invalid options for optimizer '{optimizer}'", problems)
+    problems = plugin_option_problems(registration, options or {}, "--option", "options")
+    if problems:
+        raise RlaifError(f"invalid options for optimizer '{optimizer}'", problems)
+    config = config_from_dict({"models": {"policy": policy}})
+    weights = policy_weights_path(policy, config, registry)
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise RlaifError(f"{output_dir}: the output directory is a file")
     path = Path(pairs_path)
+    built = registration.factory(options or {})
+    if getattr(built, "needs", "pairs") == "prompts":
+        return _train_online_from_file(path, output_dir, policy, built, config, registry, seed)
     if path.is_dir():
-        dataset = load_from_disk(str(path))
+        try:
+            dataset = load_from_disk(str(path))
+        except Exception as exc:  # datasets raises several types for "not a dataset directory"
+            raise RlaifError(f"{path}: not a dataset saved with `datasets` save_to_disk ({exc})") from None
+        missing = [key for key in ("prompt", "chosen", "rejected") if key not in dataset.column_names]
+        if missing:
+            raise RlaifError(
+                f"{path}: the dataset has no column {', '.join(missing)} (TRL preference format)"
+            )
     else:
         rows = []
         for number, record in iter_jsonl(path, "pairs file"):
-            missing = [key for key in ("prompt", "chosen", "rejected") if key not in record]
-            if missing:
+            if record.get("status", "pair") != "pair":
+                continue  # a run's records.jsonl also holds drops: skip them
+            problems = pair_record_problems(record)
+            if problems:
                 raise RlaifError(
-                    f"{path}: line {number}: missing {', '.join(missing)} (expected TRL preference format)"
+                    f"{path}: line {number}: {'; '.join(problems)} (expected TRL preference format)"
                 )
-            if record.get("status", "pair") == "pair":
-                rows.append({key: record[key] for key in ("prompt", "chosen", "rejected")})
+            rows.append({key: record[key] for key in ("prompt", "chosen", "rejected")})
         dataset = Dataset.from_list(rows)
     if len(dataset) == 0:
         raise RlaifError(f"{path}: no pairs to train on")
-    config = config_from_dict({"models": {"policy": policy}})
-    built = registration.factory(options or {})
-    output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     result = built.train(
         TrainRequest(
-            policy=policy_weights_path(policy, config, registry),
+            policy=weights,
             output_dir=output_dir,
             pairs=dataset,
             seed=seed,
         )
     )
-    atomic_write_json(
-        output_dir / "metrics.json", {"metrics": result.metrics, "log_history": result.log_history}
+    _write_train_metrics(output_dir, result)
+    return result
+
+
+def is_main_process() -> bool:
+    """False on the non-zero ranks of an ``accelerate launch``/``torchrun`` job (they must not write outputs)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _write_train_metrics(output_dir: Path, result: Any) -> None:
+    if is_main_process():
+        atomic_write_json(
+            output_dir / "metrics.json", {"metrics": result.metrics, "log_history": result.log_history}
+        )
+
+
+def _train_online_from_file(path, output_dir, policy, optimizer, config, registry, seed) -> Any:
+    """``rlaif train PROMPTS --optimizer grpo|ppo``: a prompt file (as in run configs) instead of pairs."""
+    from rlaif.config import config_from_dict
+    from rlaif.optimizers.online import prompts_dataset
+
+    items = load_prompts(config_from_dict({"prompts": str(path.resolve())}))
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    result = optimizer.train(
+        TrainRequest(
+            policy=policy_weights_path(policy, config, registry),
+            output_dir=output_dir,
+            prompts=prompts_dataset(items),
+            seed=seed,
+        )
     )
+    _write_train_metrics(output_dir, result)
     return result

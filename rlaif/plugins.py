@@ -35,6 +35,8 @@ class Registration:
     plugin: str
     description: str = ""
     options_schema: dict[str, Any] | None = None
+    check: Any = None
+    """Optional ``check(options) -> list[Problem]``: settings a schema cannot rule out (``rlaif config check``)."""
 
 
 @dataclass
@@ -69,6 +71,7 @@ class Registry:
                 plugin=plugin_name,
                 description=meta.get("description") or doc,
                 options_schema=meta.get("options_schema"),
+                check=meta.get("check"),
             )
 
         return register
@@ -140,8 +143,13 @@ def make_manager(extra_modules: Iterable[str] = ()) -> pluggy.PluginManager:
             continue
         try:
             module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise RlaifError(f"cannot import plugin module '{module_name}': {exc}") from exc
+        except Exception as exc:  # ImportError, but also a plugin module that is itself broken
+            installed = sorted(ep.name for ep in _entry_points())
+            raise RlaifError(
+                f"cannot import plugin module '{module_name}': {type(exc).__name__}: {exc}",
+                hint="Plugin modules are Python import paths (e.g. my_package.rlaif_plugin); installed plugins: "
+                + (", ".join(installed) or "none besides the built-ins"),
+            ) from None
         manager.register(module, name=module_name)
     return manager
 

@@ -37,6 +37,14 @@ class ChatModel(Protocol):
     """A batched chat backend (local transformers model, OpenAI-compatible server, test double).
 
     ``name`` identifies the model in provenance records (e.g. ``embedded:SmolLM2-135M-Instruct``).
+
+    Optional method (not part of the protocol check; judges look for it with ``getattr``)::
+
+        def response_logprobs(self, conversations, responses, reduction="sum") -> list[float | None]
+
+    the log-probability of each ``response`` as the assistant's reply to its conversation, end-of-turn token
+    included (total ``"sum"``, the default, or per-token ``"mean"``; ``None`` where unavailable). The
+    transformers backend implements it; the ``likelihood`` judge and ``rlaif eval``'s KL estimate use it.
     """
 
     name: str
@@ -59,17 +67,6 @@ class ChatModel(Protocol):
         log-probs for a conversation returns ``None`` for it; judges then fall back to parsing generated text.
         """
         ...
-
-    # Optional (not part of the runtime check; callers use ``getattr(model, "response_logprobs", None)``):
-    #
-    # def response_logprobs(
-    #     self, conversations: Sequence[Conversation], responses: Sequence[str]
-    # ) -> list[float | None]:
-    #     """Sum of log p(response tokens | conversation rendered with the generation prompt), per pair.
-    #
-    #     ``rlaif eval`` uses it to estimate the KL of a trained policy to its baseline. ``None`` for a
-    #     pair means the backend cannot score it (e.g. a served model without prompt log-probs).
-    #     """
 
 
 @dataclass
@@ -122,6 +119,8 @@ class TrainRequest:
     reward_weights: Sequence[float] | None = None
     seed: int = 0
     resume: bool = True
+    context: Any | None = None
+    """The run's :class:`BuildContext` (judges used as scorers reuse its loaded models); may be None."""
 
 
 @dataclass

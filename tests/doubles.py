@@ -8,6 +8,7 @@ response contains ``preferred_marker`` (optionally with a constant position bias
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 
 from rlaif import hookimpl
@@ -15,10 +16,14 @@ from rlaif.protocols import Conversation, GenerationParams
 
 
 class FakeChatModel:
-    def __init__(self, name: str = "fake", position_bias: float = 0.0, logprobs: bool = True):
+    def __init__(
+        self, name: str = "fake", position_bias: float = 0.0, logprobs: bool = True, delay: float = 0.0
+    ):
         self.name = f"fake:{name}"
         self.position_bias = position_bias
         self.logprobs = logprobs
+        self.delay = delay
+        """Seconds each batched call sleeps: makes a run slow enough to be killed mid-way in fault tests."""
         self.generate_calls: list[int] = []
         self.requests = 0
 
@@ -27,6 +32,7 @@ class FakeChatModel:
     ) -> list[str]:
         self.generate_calls.append(len(conversations))
         self.requests += len(conversations)
+        time.sleep(self.delay)
         out = []
         for index, conversation in enumerate(conversations):
             last = conversation[-1]["content"]
@@ -43,6 +49,7 @@ class FakeChatModel:
 
     def label_logprobs(self, conversations: Sequence[Conversation], labels: Sequence[str]):
         self.requests += len(conversations)
+        time.sleep(self.delay)
         if not self.logprobs:
             return [None] * len(conversations)
         out = []
@@ -66,4 +73,16 @@ def fake_factory(spec: str, options: dict) -> FakeChatModel:
 
 @hookimpl
 def register_models(register):
-    register("fake", fake_factory)
+    register(
+        "fake",
+        fake_factory,
+        options_schema={
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "position_bias": {"type": "number"},
+                "logprobs": {"type": "boolean"},
+                "delay": {"type": "number", "minimum": 0},
+            },
+        },
+    )

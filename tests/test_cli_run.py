@@ -31,7 +31,9 @@ def test_generate_writes_the_run_directory(tmp_path):
     assert result.exit_code == 0, result.output
     run = tmp_path / "run"
     manifest = json.loads((run / "manifest.json").read_text())
-    assert manifest["rounds"][0]["counts"] == {"prompts": 5, "pairs": 5, "drops": {}}
+    counts = manifest["rounds"][0]["counts"]
+    assert {k: counts[k] for k in ("prompts", "pairs", "drops")} == {"prompts": 5, "pairs": 5, "drops": {}}
+    assert counts["length_gap"]["pairs"] == 5 and counts["length_gap"]["mean_chars"] is not None
     assert manifest["status"] == "complete"
     for rel in (
         "config.yaml",

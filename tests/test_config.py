@@ -113,3 +113,11 @@ def test_rewards_attached_to_principles_are_checked(tmp_path):
     text = "\n".join(str(p) for p in check_config(config))
     assert "principles[0].rewards[0]" in text and "did you mean 'length'" in text
     assert "principles[0].rewards[1].options" in text
+
+
+def test_scientific_notation_is_a_number(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("optimizer:\n  options:\n    learning_rate: 1e-5\n")
+    config = load_config(path)
+    assert config["optimizer"]["options"]["learning_rate"] == 1e-5
+    assert check_config(config) == []

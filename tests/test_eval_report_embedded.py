@@ -46,7 +46,8 @@ def test_response_logprobs_match_label_logprobs():
 
     model = load_chat_model("embedded", {"batch_size": 2})
     conversation = [{"role": "user", "content": "Answer with a single letter: A or B."}]
-    labels = model.label_logprobs([conversation], ["A"])[0]
+    # response_logprobs scores the reply as the chat template renders it, end-of-turn token included
+    labels = {"A": model.label_logprobs([conversation], ["A<|im_end|>"])[0]["A<|im_end|>"]}
     scored = model.response_logprobs(
         [conversation, [{"role": "user", "content": "Hi"}]], ["A", "Hello there"]
     )

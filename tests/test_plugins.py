@@ -58,7 +58,7 @@ def test_unknown_names_list_what_exists():
     from rlaif.errors import RlaifError
 
     with pytest.raises(RlaifError) as info:
-        get_registry().get("optimizers", "dpp")
+        get_registry().get("optimizers", "dpoo")
     assert "did you mean 'dpo'" in str(info.value) and "available: " in str(info.value)
 
 

@@ -7,7 +7,9 @@ becomes a short message on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 
 import click
 
@@ -15,18 +17,54 @@ from rlaif import __version__
 from rlaif.errors import RlaifError
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into the same clean stop as Ctrl-C (journal intact, lock released, resume hint)."""
+
+    signal_name = "SIGTERM"
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 class RlaifGroup(click.Group):
-    """Turns user errors into one clean paragraph and exit code 2."""
+    """Turns user errors into one clean paragraph and exit code 2, and interrupts into a resume hint."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["rlaif.argv"] = list(args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):
+        previous = _install_sigterm_handler()
         try:
             return super().invoke(ctx)
         except RlaifError as error:
             click.echo(f"Error: {error}", err=True)
             ctx.exit(error.exit_code)
-        except KeyboardInterrupt:
-            click.echo("Interrupted. Finished work is saved; re-run the same command to resume.", err=True)
-            ctx.exit(130)
+        except OSError as error:  # the environment refused (disk full, permissions, ...): no traceback
+            where = f"{error.filename}: " if error.filename else ""
+            click.echo(f"Error: {where}{error.strerror or error}", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt as interrupt:
+            import shlex
+
+            what = getattr(interrupt, "signal_name", None) or "Ctrl-C"
+            command = shlex.join(["rlaif", *ctx.meta.get("rlaif.argv", [])])
+            click.echo(
+                f"Interrupted ({what}). Finished work is saved; to resume, re-run the same command:\n  {command}",
+                err=True,
+            )
+            ctx.exit(143 if isinstance(interrupt, Terminated) else 130)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _install_sigterm_handler() -> object | None:
+    """SIGTERM -> :class:`Terminated`, so ``finally`` blocks run (signals can only be set on the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 def extra_plugin_modules() -> list[str]:

@@ -11,11 +11,22 @@ from rlaif.errors import RlaifError
 from rlaif.hookspecs import hookimpl
 
 
-def _load(config_path: str | None, output_dir: str | None, max_prompts: int | None):
+def _load(config_path: str | None, output_dir: str | None, max_prompts: int | None, new: bool = False):
     from rlaif.config import load_config
 
-    config = load_config(config_path)
-    return config.with_overrides(output_dir=output_dir, max_prompts=max_prompts)
+    config = load_config(config_path).with_overrides(output_dir=output_dir, max_prompts=max_prompts)
+    if new:
+        from rlaif.pipeline import fresh_output_dir
+
+        fresh = fresh_output_dir(config.output_dir)
+        _echo(f"Starting a fresh run in {fresh}")
+        config = config.with_overrides(output_dir=str(fresh))
+    return config
+
+
+def _check_fresh_flags(overwrite: bool, new: bool) -> None:
+    if overwrite and new:
+        raise RlaifError("--overwrite and --new exclude each other: replace the run, or start one beside it")
 
 
 _config_arg = click.argument("config", required=False, type=click.Path(dir_okay=False))
@@ -33,6 +44,11 @@ _overwrite_opt = click.option(
     is_flag=True,
     help="Replace an existing run in the output directory instead of resuming it.",
 )
+_new_opt = click.option(
+    "--new",
+    is_flag=True,
+    help="Start a fresh run in a new sibling directory (runs/default-2, ...) instead of resuming.",
+)
 _quiet_opt = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 
 
@@ -41,9 +57,15 @@ _quiet_opt = click.option("--quiet", "-q", is_flag=True, help="No progress bars.
 @_output_opt
 @_max_opt
 @_overwrite_opt
+@_new_opt
 @_quiet_opt
 def run(
-    config: str | None, output_dir: str | None, max_prompts: int | None, overwrite: bool, quiet: bool
+    config: str | None,
+    output_dir: str | None,
+    max_prompts: int | None,
+    overwrite: bool,
+    new: bool,
+    quiet: bool,
 ) -> None:
     """Generate preference data with a constitution, then train the policy on it.
 
@@ -57,8 +79,9 @@ def run(
     """
     from rlaif.pipeline import run as run_pipeline
 
+    _check_fresh_flags(overwrite, new)
     result = run_pipeline(
-        _load(config, output_dir, max_prompts), overwrite=overwrite, progress=not quiet, echo=_echo
+        _load(config, output_dir, max_prompts, new), overwrite=overwrite, progress=not quiet, echo=_echo
     )
     click.echo(result.summary())
 
@@ -68,15 +91,22 @@ def run(
 @_output_opt
 @_max_opt
 @_overwrite_opt
+@_new_opt
 @_quiet_opt
 def generate(
-    config: str | None, output_dir: str | None, max_prompts: int | None, overwrite: bool, quiet: bool
+    config: str | None,
+    output_dir: str | None,
+    max_prompts: int | None,
+    overwrite: bool,
+    new: bool,
+    quiet: bool,
 ) -> None:
     """Generate preference pairs only (generate -> critique -> revise -> judge), no training."""
     from rlaif.pipeline import run as run_pipeline
 
+    _check_fresh_flags(overwrite, new)
     result = run_pipeline(
-        _load(config, output_dir, max_prompts),
+        _load(config, output_dir, max_prompts, new),
         train=False,
         overwrite=overwrite,
         progress=not quiet,
@@ -107,13 +137,19 @@ def train(
 ) -> None:
     """Train a policy on PAIRS: a JSONL file in TRL preference format (e.g. a run's pairs.jsonl) or a dataset dir.
 
+    Online optimizers (grpo, ppo) take a prompt file instead (JSONL of {"prompt": ...}, as in run configs),
+    with their rewards in options: --option 'rewards=[{name: length, options: {max: 20}}]'.
+    Under `accelerate launch -m rlaif train ...` every process trains; only rank 0 writes and reports.
+
     \b
     Example:
       rlaif train runs/default/round-1/pairs.jsonl -o trained --option beta=0.2 --option max_steps=10
     """
-    from rlaif.pipeline import train_on_pairs
+    from rlaif.pipeline import is_main_process, train_on_pairs
 
     result = train_on_pairs(pairs, output_dir, policy, optimizer, parse_options(options), seed)
+    if not is_main_process():  # under `accelerate launch`, rank 0 reports
+        return
     click.echo(f"Checkpoint: {result.checkpoint}")
     click.echo(f"Metrics:    {Path(output_dir) / 'metrics.json'}")
 
@@ -121,12 +157,20 @@ def train(
 def parse_options(pairs: tuple[str, ...]) -> dict:
     import yaml
 
+    from rlaif.files import load_yaml_text
+
     options = {}
     for item in pairs:
         key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise RlaifError(f"--option '{item}': expected KEY=VALUE")
-        options[key] = yaml.safe_load(value)
+        if not sep or not key.strip():
+            raise RlaifError(f"--option '{item}': expected KEY=VALUE (e.g. --option beta=0.2)")
+        try:
+            options[key.strip()] = load_yaml_text(value)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise RlaifError(
+                f"--option '{item}': the value is not valid YAML ({problem}); quote strings with spaces"
+            ) from None
     return options
 
 

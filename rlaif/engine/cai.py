@@ -18,8 +18,9 @@ from typing import Any
 
 from rlaif.constitution import Constitution, Principle
 from rlaif.engine.journal import Journal
+from rlaif.engine.strategies import PairSettings, check_strategy, judge_revisions
 from rlaif.prompts import PromptItem
-from rlaif.protocols import ChatModel, Comparison, Conversation, GenerationParams, Judge
+from rlaif.protocols import ChatModel, Conversation, GenerationParams, Judge
 
 
 @dataclass
@@ -31,6 +32,7 @@ class EngineSettings:
     chunk_size: int = 16
     seed: int = 0
     round: int = 1
+    pairs: PairSettings = field(default_factory=PairSettings)
 
 
 @dataclass
@@ -140,10 +142,14 @@ def run_cai(
         unit="prompt",
         disable=not progress,
     )
+    check_strategy(settings.pairs, judge, constitution)
+    run_chunk = _run_chunk
+    if settings.pairs.strategy != "revision":
+        from rlaif.engine.sampled import run_sampled_chunk as run_chunk
     try:
         for start in range(0, len(pending), settings.chunk_size):
             chunk = pending[start : start + settings.chunk_size]
-            records = _run_chunk(
+            records = run_chunk(
                 chunk, constitution, policy, critic, judge, settings, meter, models, bar, judge_model
             )
             journal.append(records)
@@ -224,32 +230,11 @@ def _run_chunk(
 
     if to_judge:
         bar.set_postfix_str("judge")
-        comparisons = [
-            Comparison(
-                prompt=chunk[i].messages,
-                a=records[i]["original"],
-                b=records[i]["revision"],
-                principle=principles[i],
-            )
-            for i in to_judge
-        ]
-        verdicts = meter.run("judge", judge_model or judge, lambda: judge.compare(comparisons))
-        for index, verdict in zip(to_judge, verdicts, strict=True):
-            record = records[index]
-            p_revision = 1.0 - verdict.p_a
-            record["judge"] = {"name": judge.name, "p_revision": p_revision, **verdict.details}
-            if abs(p_revision - 0.5) < settings.margin:
-                record.update(status="drop", reason="tie")
-                continue
-            chosen, rejected = (
-                (record["revision"], record["original"])
-                if p_revision > 0.5
-                else (record["original"], record["revision"])
-            )
-            record.update(
-                status="pair",
-                chosen=[{"role": "assistant", "content": chosen}],
-                rejected=[{"role": "assistant", "content": rejected}],
-                chosen_source="revision" if p_revision > 0.5 else "original",
-            )
+        meter.run(
+            "judge",
+            judge_model or judge,
+            lambda: judge_revisions(
+                records, to_judge, principles, constitution, judge, settings.margin, settings.pairs
+            ),
+        )
     return records

@@ -1,7 +1,9 @@
 """The append-only record journal: a finished record is on disk (fsync'd) before it counts as done.
 
 After a crash the last line may be half-written; :meth:`Journal.load` drops it (and truncates it away) instead
-of failing, so re-running resumes from the last complete record.
+of failing, so re-running resumes from the last complete record. A write that fails or is interrupted part-way
+(full disk, Ctrl-C, SIGTERM) is cut back off the file before the error propagates, so the journal on disk is
+always a sequence of whole records.
 """
 
 from __future__ import annotations
@@ -24,19 +26,28 @@ class Journal:
         self.records = []
         if not self.path.exists():
             return self.records
-        data = self.path.read_bytes()
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise RlaifError(f"{self.path}: cannot read the journal ({exc.strerror or exc})") from None
         good_end = 0
-        for line in data.splitlines(keepends=True):
-            if not line.endswith(b"\n"):
+        lines = data.splitlines(keepends=True)
+        for number, line in enumerate(lines, start=1):
+            record = _parse(line)
+            if record is None:
+                if number < len(lines):  # damage before the last line is not a torn append: never guess
+                    raise RlaifError(
+                        f"{self.path}: line {number}: not a complete journal record; the file was edited or "
+                        "damaged",
+                        hint="Fix or delete that line, or use --overwrite / --new to start a fresh run.",
+                    )
                 break  # torn write at the end: ignore it
-            try:
-                self.records.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
+            self.records.append(record)
             good_end += len(line)
         if good_end != len(data):
             with self.path.open("r+b") as handle:
                 handle.truncate(good_end)
+                os.fsync(handle.fileno())
         return self.records
 
     @property
@@ -50,18 +61,50 @@ class Journal:
         payload = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records).encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with self.path.open("ab") as handle:
-                start = handle.tell()
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                start = os.fstat(fd).st_size
+                durable = False
                 try:
-                    handle.write(payload)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                except OSError:
-                    handle.truncate(start)
+                    _write_all(fd, payload)
+                    os.fsync(fd)
+                    durable = True
+                except BaseException:  # OSError, but also Ctrl-C / SIGTERM landing mid-write
+                    if not durable:
+                        _cut_back(fd, start)
                     raise
+            finally:
+                os.close(fd)
         except OSError as exc:
             raise RlaifError(
                 f"{self.path}: cannot write records ({exc.strerror or exc}); finished records so far are kept",
                 hint="Free disk space or fix permissions, then re-run the same command to resume.",
             ) from exc
         self.records.extend(records)
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    """A whole journal line as a record, or None for a torn or foreign line."""
+    if not line.endswith(b"\n"):
+        return None
+    try:
+        record = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("id"), str) else None
+
+
+def _write_all(fd: int, payload: bytes) -> None:
+    """Unbuffered, so nothing is left in a buffer to be flushed after a failed write has been cut back."""
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _cut_back(fd: int, size: int) -> None:
+    """Remove a partly written append; if even that fails, :meth:`Journal.load` drops the torn tail later."""
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    except OSError:
+        pass

@@ -1,9 +1,9 @@
-"""Built-in judges, registered through ``register_judges`` like any plugin's."""
+"""Built-in judges and judge commands, registered through the hooks like any plugin's."""
 
 from __future__ import annotations
 
 from rlaif.hookspecs import hookimpl
-from rlaif.judges import pairwise
+from rlaif.judges import ensemble, likelihood, pairwise, reward_model, rewards_judge, score
 
 
 @hookimpl
@@ -11,6 +11,45 @@ def register_judges(register):
     register(
         "pairwise",
         pairwise.pairwise_factory,
-        description="A/B verdict from answer-label log-probs, both orders averaged (position-bias control)",
+        description="A/B verdict from answer-label log-probs, both orders averaged (position-bias control); "
+        "optional chain of thought",
         options_schema=pairwise.OPTIONS_SCHEMA,
     )
+    register(
+        "score",
+        score.score_factory,
+        description="Absolute 1-10 or rubric score (expected value of label log-probs); pairs by score difference",
+        options_schema=score.OPTIONS_SCHEMA,
+    )
+    register(
+        "likelihood",
+        likelihood.likelihood_factory,
+        description="(Contrastive) log-likelihood of each response under a principle-conditioned prompt",
+        options_schema=likelihood.OPTIONS_SCHEMA,
+    )
+    register(
+        "reward-model",
+        reward_model.reward_model_factory,
+        description="A local sequence-classification reward model scores each response",
+        options_schema=reward_model.OPTIONS_SCHEMA,
+    )
+    register(
+        "ensemble",
+        ensemble.ensemble_factory,
+        description="Several judges and/or principles: mean probability or majority vote, disagreement reported",
+        options_schema=ensemble.OPTIONS_SCHEMA,
+    )
+    register(
+        "rewards-as-judge",
+        rewards_judge.rewards_judge_factory,
+        description="A verifiable reward decides when it can; a fallback judge otherwise",
+        options_schema=rewards_judge.OPTIONS_SCHEMA,
+    )
+
+
+@hookimpl
+def register_commands(cli):
+    from rlaif.judges.cli import judge_eval, judge_group
+
+    cli.add_command(judge_eval)
+    cli.add_command(judge_group)

@@ -13,6 +13,13 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from rlaif.judges.arithmetic import (  # two_way_probability/combine_orders re-exported for callers
+    apply_tie_band,
+    clamp,
+    combine_orders,
+    sigmoid,
+    two_way_probability,
+)
 from rlaif.protocols import ChatModel, Comparison, Conversation, GenerationParams, Verdict
 
 LABELS = ("A", "B")
@@ -31,6 +38,9 @@ DEFAULT_TEMPLATE = """You are comparing two assistant responses to the same conv
 {question}
 Answer with a single letter: A or B."""
 
+COT_INSTRUCTION = "First explain briefly, in one or two sentences, which response is better and why."
+COT_FOLLOW_UP = "So which response is better? Answer with a single letter: A or B."
+
 OPTIONS_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
@@ -45,30 +55,46 @@ OPTIONS_SCHEMA = {
             "type": "string",
             "description": "Prompt template with {conversation}, {first}, {second} and {question}.",
         },
+        "calibrate": {
+            "type": "boolean",
+            "default": False,
+            "description": "Subtract the label prior measured on a content-free input (same template, 'N/A' "
+            "everywhere) from each order's log-odds: fixes a position bias even in single-order mode.",
+        },
+        "cot": {
+            "type": "boolean",
+            "default": False,
+            "description": "Chain of thought: generate a rationale first, then read the A/B label log-probs "
+            "after it. The rationale is kept in the verdict's details.",
+        },
+        "cot_max_tokens": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 64,
+            "description": "Rationale length.",
+        },
+        "cot_clamp": {
+            "type": "array",
+            "items": {"type": "number", "minimum": 0, "maximum": 1},
+            "minItems": 2,
+            "maxItems": 2,
+            "default": [0.4, 0.6],
+            "description": "Clamp each CoT order's probability to [low, high] (CAI paper: 40-60%) so one "
+            "confident rationale cannot dominate. [0, 1] disables.",
+        },
+        "tie_band": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 0.5,
+            "default": 0.0,
+            "description": "Final probabilities within this distance of 0.5 become exact ties (p_a = 0.5).",
+        },
     },
 }
 
 
 def render_conversation(messages: Conversation) -> str:
     return "\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in messages)
-
-
-def two_way_probability(logprobs: dict[str, float]) -> float:
-    """P(first label) renormalised over the two labels (softmax of their log-probs)."""
-    a, b = logprobs[LABELS[0]], logprobs[LABELS[1]]
-    top = max(a, b)
-    ea, eb = math.exp(a - top), math.exp(b - top)
-    return ea / (ea + eb)
-
-
-def combine_orders(values: Sequence[float], method: str = "logit") -> float:
-    """Combine P(a wins) from each order: mean log-odds (default) or mean probability."""
-    if method == "mean" or len(values) == 1:
-        return sum(values) / len(values)
-    eps = 1e-6
-    clipped = [min(max(v, eps), 1 - eps) for v in values]
-    mean_logit = sum(math.log(v / (1 - v)) for v in clipped) / len(clipped)
-    return 1.0 / (1.0 + math.exp(-mean_logit))
 
 
 def parse_label(text: str) -> float | None:
@@ -90,20 +116,62 @@ class PairwiseJudge:
         both_orders: bool = True,
         template: str = DEFAULT_TEMPLATE,
         debias: str = "logit",
+        calibrate: bool = False,
+        cot: bool = False,
+        cot_max_tokens: int = 64,
+        cot_clamp: Sequence[float] = (0.4, 0.6),
+        tie_band: float = 0.0,
     ):
         self.model = model
         self.both_orders = both_orders
         self.debias = debias
         self.template = template
+        self.calibrate = calibrate
+        self.cot = cot
+        self.cot_max_tokens = cot_max_tokens
+        self.cot_clamp = (float(cot_clamp[0]), float(cot_clamp[1]))
+        self.tie_band = tie_band
+        self._priors: dict[str, float | None] = {}
 
     def _question(self, comparison: Comparison, first: str, second: str) -> Conversation:
+        return self._render(render_conversation(comparison.prompt), first, second, comparison.principle)
+
+    def _render(self, conversation: str, first: str, second: str, principle: Any) -> Conversation:
         text = self.template.format(
-            conversation=render_conversation(comparison.prompt),
-            first=first,
-            second=second,
-            question=comparison.principle.judging_question,
+            conversation=conversation, first=first, second=second, question=principle.judging_question
         )
+        if self.cot:
+            if "Answer with a single letter: A or B." in text:
+                text = text.replace("Answer with a single letter: A or B.", COT_INSTRUCTION)
+            else:
+                text = f"{text}\n\n{COT_INSTRUCTION}"
         return [{"role": "user", "content": text}]
+
+    def _with_rationales(self, questions: list[Conversation]) -> tuple[list[Conversation], list[str]]:
+        """CoT: generate a rationale per question, then ask for the label after it."""
+        rationales = self.model.generate(
+            questions, GenerationParams(max_new_tokens=self.cot_max_tokens, temperature=0.0)
+        )
+        followed = [
+            [
+                *question,
+                {"role": "assistant", "content": rationale},
+                {"role": "user", "content": COT_FOLLOW_UP},
+            ]
+            for question, rationale in zip(questions, rationales, strict=True)
+        ]
+        return followed, rationales
+
+    def _prior(self, principle: Any) -> float | None:
+        """P(first) on a content-free input for this principle's question (cached): the label prior."""
+        key = principle.judging_question
+        if key not in self._priors:
+            empty = self._render("User: N/A", "N/A", "N/A", principle)
+            if self.cot:
+                empty, _ = self._with_rationales([empty])
+            (logprobs,) = self.model.label_logprobs([empty], LABELS)
+            self._priors[key] = None if logprobs is None else two_way_probability(logprobs)
+        return self._priors[key]
 
     def _first_wins(self, questions: Sequence[Conversation]) -> list[float | None]:
         """P(the response shown first is better), per question."""
@@ -118,27 +186,58 @@ class PairwiseJudge:
                 out[index] = parse_label(text)
         return out
 
+    def _adjust(self, p_first: float | None, principle: Any) -> float | None:
+        """Per-order corrections: label-prior calibration, then the CoT clamp."""
+        if p_first is None:
+            return None
+        if self.calibrate:
+            prior = self._prior(principle)
+            if prior is not None:
+                p_first = sigmoid(_logit(p_first) - _logit(prior))
+        if self.cot:
+            p_first = clamp(p_first, *self.cot_clamp)
+        return p_first
+
     def compare(self, comparisons: Sequence[Comparison]) -> list[Verdict]:
         questions = [self._question(c, c.a, c.b) for c in comparisons]
         if self.both_orders:
             questions += [self._question(c, c.b, c.a) for c in comparisons]
-        first_wins = self._first_wins(questions)
-        verdicts = []
+        rationales: list[str] | None = None
+        if self.cot:
+            questions, rationales = self._with_rationales(questions)
+        raw = self._first_wins(questions)
         n = len(comparisons)
-        for index in range(n):
-            forward = first_wins[index]
-            backward = (
-                1.0 - first_wins[n + index]
-                if self.both_orders and first_wins[n + index] is not None
-                else None
-            )
+        verdicts = []
+        for index, comparison in enumerate(comparisons):
+            forward = self._adjust(raw[index], comparison.principle)
+            backward_first = self._adjust(raw[n + index], comparison.principle) if self.both_orders else None
+            backward = None if backward_first is None else 1.0 - backward_first
+            details: dict[str, Any] = {
+                "judge": self.name,
+                "p_a_order_ab": forward,
+                "p_a_order_ba": backward,
+                "raw_p_a_order_ab": raw[index],
+                "raw_p_a_order_ba": None
+                if not self.both_orders or raw[n + index] is None
+                else 1.0 - raw[n + index],
+            }
+            if rationales is not None:
+                details["rationale_ab"] = rationales[index]
+                if self.both_orders:
+                    details["rationale_ba"] = rationales[n + index]
             values = [v for v in (forward, backward) if v is not None]
-            details: dict[str, Any] = {"judge": self.name, "p_a_order_ab": forward, "p_a_order_ba": backward}
             if not values:
-                verdicts.append(Verdict(0.5, {**details, "unparsed": True}))
+                verdicts.append(Verdict(0.5, {**details, "unparsed": True, "tie": True}))
                 continue
-            verdicts.append(Verdict(combine_orders(values, self.debias), details))
+            p_a, tie = apply_tie_band(combine_orders(values, self.debias), self.tie_band)
+            details["tie"] = tie
+            verdicts.append(Verdict(p_a, details))
         return verdicts
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
 
 
 def pairwise_factory(options: dict[str, Any], context: Any) -> PairwiseJudge:

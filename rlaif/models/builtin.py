@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rlaif.hookspecs import hookimpl
+from rlaif.models.openai_compat import OPENAI_OPTIONS_SCHEMA, openai_factory
 
 TRANSFORMERS_OPTIONS_SCHEMA = {
     "type": "object",
@@ -46,3 +47,4 @@ def hf_factory(spec: str, options: dict[str, Any]):
 def register_models(register):
     register("embedded", embedded_factory, options_schema=TRANSFORMERS_OPTIONS_SCHEMA)
     register("hf", hf_factory, options_schema=TRANSFORMERS_OPTIONS_SCHEMA)
+    register("openai", openai_factory, options_schema=OPENAI_OPTIONS_SCHEMA)

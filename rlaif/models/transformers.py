@@ -184,28 +184,23 @@ class TransformersChatModel:
     ) -> list[dict[str, float] | None]:
         """Exact log p(label | rendered prompt), summed over the label's tokens.
 
-        Single-token labels (the common "A"/"B" or "1".."10") cost one forward pass per batch of prompts.
+        Single-token labels (the common "A"/"B" or "1".."9") cost one forward pass per batch of prompts; each
+        multi-token label (like "10") adds one forward pass per prompt.
         """
         label_ids = [self.tokenizer(label, add_special_tokens=False)["input_ids"] for label in labels]
         texts = [self.render(conversation) for conversation in conversations]
         results: list[dict[str, float] | None] = [None] * len(texts)
-        single = all(len(ids) == 1 for ids in label_ids)
         for batch in self._length_sorted_batches(texts):
-            if single:
-                encoded = self._encode([texts[index] for index in batch])
-                logits = self._last_logits(encoded).float()
-                logprobs = torch.log_softmax(logits, dim=-1)
-                for row, index in enumerate(batch):
-                    results[index] = {
-                        label: float(logprobs[row, ids[0]])
-                        for label, ids in zip(labels, label_ids, strict=True)
-                    }
-            else:
-                for index in batch:
-                    results[index] = {
-                        label: self._continuation_logprob(texts[index], ids)
-                        for label, ids in zip(labels, label_ids, strict=True)
-                    }
+            encoded = self._encode([texts[index] for index in batch])
+            logits = self._last_logits(encoded).float()
+            logprobs = torch.log_softmax(logits, dim=-1)
+            for row, index in enumerate(batch):
+                results[index] = {
+                    label: float(logprobs[row, ids[0]])
+                    if len(ids) == 1
+                    else self._continuation_logprob(texts[index], ids)
+                    for label, ids in zip(labels, label_ids, strict=True)
+                }
         return results
 
     def _last_logits(self, encoded: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -222,40 +217,57 @@ class TransformersChatModel:
 
     @torch.inference_mode()
     def response_logprobs(
-        self, conversations: Sequence[Conversation], responses: Sequence[str]
+        self,
+        conversations: Sequence[Conversation],
+        responses: Sequence[str],
+        reduction: str = "sum",
     ) -> list[float | None]:
-        """Sum of log p(response tokens | conversation rendered with the generation prompt), per pair.
+        """Log-probability of each ``response`` as the assistant's reply to its conversation.
 
-        The response is tokenized on its own and appended to the rendered prompt (how the model would have
-        produced it), and the model's end-of-turn token is not counted. One forward pass per batch; rows are
-        right-padded so every response position lines up with its own logits.
+        The response is scored as the chat template would render it, end-of-turn token included (so a reply
+        that should have stopped earlier pays for it). ``reduction="sum"`` (default) gives the total (what KL
+        estimates need), ``"mean"`` the per-token mean (length normalised, what likelihood judges compare). Optional in the ChatModel protocol.
         """
-        texts = [self.render(conversation) for conversation in conversations]
-        prompt_ids = [self.tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
-        response_ids = [self.tokenizer(r, add_special_tokens=False)["input_ids"] for r in responses]
-        results: list[float | None] = [None] * len(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(prompt_ids[i]) + len(response_ids[i]))
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"reduction must be 'mean' or 'sum', not {reduction!r}")
+        prompts = [self.render(conversation) for conversation in conversations]
+        end = self._end_of_turn()
+        rows: list[tuple[list[int], int]] = []
+        for prompt, response in zip(prompts, responses, strict=True):
+            prompt_ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+            response_ids = self.tokenizer(response + end, add_special_tokens=False)["input_ids"]
+            rows.append((prompt_ids + response_ids, len(prompt_ids)))
+        order = sorted(range(len(rows)), key=lambda index: len(rows[index][0]))
+        results: list[float | None] = [None] * len(rows)
         pad = self.tokenizer.pad_token_id
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
-            rows = [prompt_ids[i] + response_ids[i] for i in batch]
-            width = max(len(row) for row in rows)
-            ids = torch.tensor([row + [pad] * (width - len(row)) for row in rows], device=self.device)
-            mask = torch.tensor(
-                [[1] * len(row) + [0] * (width - len(row)) for row in rows], device=self.device
-            )
-            logprobs = torch.log_softmax(
-                self.model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1
-            )
+            width = max(len(rows[index][0]) for index in batch)
+            ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, index in enumerate(batch):  # right padding: positions stay those of an unpadded row
+                tokens = rows[index][0]
+                ids[row, : len(tokens)] = torch.tensor(tokens)
+                mask[row, : len(tokens)] = 1
+            ids, mask = ids.to(self.device), mask.to(self.device)
+            logprobs = torch.log_softmax(self.model(input_ids=ids, attention_mask=mask).logits.float(), -1)
             for row, index in enumerate(batch):
-                n_prompt, tokens = len(prompt_ids[index]), response_ids[index]
-                if not tokens:
-                    results[index] = 0.0
-                    continue
-                positions = torch.arange(n_prompt - 1, n_prompt - 1 + len(tokens), device=self.device)
-                targets = torch.tensor(tokens, device=self.device)
-                results[index] = float(logprobs[row, positions, targets].sum())
+                tokens, prompt_length = rows[index]
+                targets = torch.tensor(tokens[prompt_length:], device=self.device)
+                positions = torch.arange(prompt_length - 1, len(tokens) - 1, device=self.device)
+                token_logprobs = logprobs[row, positions, targets]
+                total = float(token_logprobs.sum())
+                results[index] = total / len(targets) if reduction == "mean" else total
         return results
+
+    def _end_of_turn(self) -> str:
+        """The text the chat template puts after an assistant reply (e.g. ``<|im_end|>``), or EOS."""
+        marker = "\x00REPLY\x00"
+        rendered = self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": "x"}, {"role": "assistant", "content": marker}], tokenize=False
+        )
+        tail = rendered.split(marker, 1)[1] if marker in rendered else ""
+        return tail.rstrip("\n") or (self.tokenizer.eos_token or "")
 
     def _continuation_logprob(self, prompt_text: str, continuation_ids: list[int]) -> float:
         prompt_ids = self.tokenizer(prompt_text, add_special_tokens=False)["input_ids"]

@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 from rlaif.hookspecs import hookimpl
-from rlaif.optimizers import dpo
+from rlaif.optimizers import dpo, grpo, ppo
+
+
+def _online_check(optimizer_class):
+    """``check(options)`` for an online optimizer: impossible settings plus unknown reward/judge names."""
+
+    def check(options):
+        from dataclasses import replace
+
+        from rlaif.plugins import get_registry
+
+        problems = optimizer_class(**options).check(options, get_registry())
+        # config check prefixes the options' own path; the optimizers name the full one
+        return [replace(p, where=(p.where or "").removeprefix("optimizer.options.") or None) for p in problems]
+
+    return check
 
 
 @hookimpl
@@ -13,4 +28,19 @@ def register_optimizers(register):
         dpo.dpo_factory,
         description="Direct Preference Optimization (TRL DPOTrainer), full fine-tune or LoRA",
         options_schema=dpo.OPTIONS_SCHEMA,
+        check=dpo.check_options,
+    )
+    register(
+        "grpo",
+        grpo.grpo_factory,
+        description="Group Relative Policy Optimization (TRL GRPOTrainer) on rewards and scoring judges",
+        options_schema=grpo.OPTIONS_SCHEMA,
+        check=_online_check(grpo.GRPOOptimizer),
+    )
+    register(
+        "ppo",
+        ppo.ppo_factory,
+        description="Actor-critic PPO (rlaif's own: value head, GAE, adaptive KL), rewards and scoring judges",
+        options_schema=ppo.OPTIONS_SCHEMA,
+        check=_online_check(ppo.PPOOptimizer),
     )

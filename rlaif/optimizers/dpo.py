@@ -11,21 +11,28 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rlaif.errors import Problem, closest
+from rlaif.optimizers.common import (
+    LORA_SCHEMA,
+    defaults,
+    last_checkpoint,
+    lora_config,
+    monitor_metrics,
+    precision_flags,
+    preference_lengths,
+    save_checkpoint,
+    train_metrics,
+)
 from rlaif.protocols import TrainRequest, TrainResult
 
-LORA_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "r": {"type": "integer", "minimum": 1, "default": 16},
-        "alpha": {"type": "integer", "minimum": 1, "default": 32},
-        "dropout": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.05},
-        "target_modules": {
-            "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}],
-            "default": "all-linear",
-        },
-    },
-}
+__all__ = [
+    "OPTIONS_SCHEMA",
+    "DPOOptimizer",
+    "dpo_factory",
+    "precision_flags",
+    "lora_config",
+    "save_checkpoint",
+]
 
 OPTIONS_SCHEMA = {
     "type": "object",
@@ -90,67 +97,58 @@ OPTIONS_SCHEMA = {
 }
 
 
-def _defaults(schema: dict[str, Any]) -> dict[str, Any]:
-    return {key: value["default"] for key, value in schema["properties"].items() if "default" in value}
+SET_BY_RLAIF = (
+    "output_dir",
+    "save_strategy",
+    "save_total_limit",
+    "seed",
+    "disable_tqdm",
+    "bf16",
+    "fp16",
+    "use_cpu",
+)
+"""DPOConfig fields rlaif sets itself (run layout, resume, precision); ``trl_args`` may not override them."""
 
 
-def precision_flags() -> dict[str, Any]:
-    """bf16 where the GPU supports it, plain fp32 on CPU (TRL's bf16 default would otherwise apply)."""
-    import torch
+def check_options(options: dict[str, Any]) -> list[Problem]:
+    """Settings the schema allows but training cannot run with; found before any generation starts."""
+    problems = []
+    if options.get("max_steps", -1) == 0 or options.get("max_steps", -1) < -1:
+        problems.append(
+            Problem(
+                f"max_steps is {options['max_steps']}: use a positive number of steps, or -1 to let "
+                "num_train_epochs decide",
+                where="max_steps",
+            )
+        )
+    trl_args = options.get("trl_args") or {}
+    for key in trl_args:
+        if key in OPTIONS_SCHEMA["properties"]:
+            problems.append(
+                Problem(
+                    f"'{key}' is an option of its own: set optimizer.options.{key}", where=f"trl_args.{key}"
+                )
+            )
+        elif key in SET_BY_RLAIF:
+            problems.append(
+                Problem(
+                    f"'{key}' is set by rlaif (run layout, resume, precision)",
+                    where=f"trl_args.{key}",
+                )
+            )
+    unknown = [key for key in trl_args if key not in OPTIONS_SCHEMA["properties"] and key not in SET_BY_RLAIF]
+    if unknown:  # only then pay for importing TRL
+        import dataclasses
 
-    if torch.cuda.is_available():
-        bf16 = torch.cuda.is_bf16_supported()
-        return {"bf16": bf16, "fp16": not bf16, "use_cpu": False}
-    return {"bf16": False, "fp16": False, "use_cpu": True}
+        from trl import DPOConfig
 
-
-def lora_config(options: dict[str, Any] | None) -> Any:
-    if not options:
-        return None
-    from peft import LoraConfig
-
-    settings = {**_defaults(LORA_SCHEMA), **options}
-    return LoraConfig(
-        r=settings["r"],
-        lora_alpha=settings["alpha"],
-        lora_dropout=settings["dropout"],
-        target_modules=settings["target_modules"],
-        task_type="CAUSAL_LM",
-    )
-
-
-def save_checkpoint(trainer: Any, tokenizer: Any, output_dir: Path, lora: bool) -> Path:
-    """Write ``checkpoint/`` (a full model) and, for LoRA, ``adapter/``; only the main process writes."""
-    checkpoint = output_dir / "checkpoint"
-    if lora:
-        trainer.save_model(str(output_dir / "adapter"))
-        if trainer.is_world_process_zero():
-            merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
-            merged.save_pretrained(str(checkpoint), safe_serialization=True)
-    else:
-        trainer.save_model(str(checkpoint))
-    if trainer.is_world_process_zero():
-        tokenizer.save_pretrained(str(checkpoint))
-    return checkpoint
-
-
-def last_checkpoint(folder: Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
-
-
-def train_metrics(trainer: Any, result: Any) -> dict[str, Any]:
-    metrics = dict(result.metrics)
-    logs = [entry for entry in trainer.state.log_history if "loss" in entry]
-    if logs:
-        metrics["first_loss"] = logs[0]["loss"]
-        metrics["last_loss"] = logs[-1]["loss"]
-        for key in ("rewards/accuracies", "rewards/margins"):
-            if key in logs[-1]:
-                metrics[f"last_{key.replace('/', '_')}"] = logs[-1][key]
-    metrics["global_step"] = trainer.state.global_step
-    return metrics
+        fields = [f.name for f in dataclasses.fields(DPOConfig)]
+        for key in unknown:
+            if key not in fields:
+                suggestion = closest(key, fields)
+                hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
+                problems.append(Problem(f"'{key}' is not a DPOConfig field{hint}", where=f"trl_args.{key}"))
+    return problems
 
 
 class DPOOptimizer:
@@ -160,7 +158,7 @@ class DPOOptimizer:
     needs = "pairs"
 
     def __init__(self, **options: Any):
-        self.options = {**_defaults(OPTIONS_SCHEMA), **options}
+        self.options = {**defaults(OPTIONS_SCHEMA), **options}
 
     def train(self, request: TrainRequest) -> TrainResult:
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -209,6 +207,8 @@ class DPOOptimizer:
         result = trainer.train(resume_from_checkpoint=resume)
         checkpoint = save_checkpoint(trainer, tokenizer, output_dir, lora=bool(opts["lora"]))
         metrics = train_metrics(trainer, result)
+        metrics.update(monitor_metrics(trainer.state.log_history))
+        metrics.update(preference_lengths(dataset))
         metrics["resumed_from"] = resume
         return TrainResult(
             checkpoint=checkpoint, metrics=metrics, log_history=list(trainer.state.log_history)

@@ -192,16 +192,18 @@ def score(
         progress=len(records) > batch_size and sys.stderr.isatty(),
     )
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        with output.open("w", encoding="utf-8") as handle:
-            for (number, record), result in zip(records, results, strict=True):
-                row: dict[str, Any] = {"line": number}
-                for field in ID_FIELDS:
-                    if field in record:
-                        row[field] = record[field]
-                        break
-                row.update(score=result["score"], status=result["status"], message=result.get("message", ""))
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        from rlaif.files import write_jsonl
+
+        rows = []
+        for (number, record), result in zip(records, results, strict=True):
+            row: dict[str, Any] = {"line": number}
+            for field in ID_FIELDS:
+                if field in record:
+                    row[field] = record[field]
+                    break
+            row.update(score=result["score"], status=result["status"], message=result.get("message", ""))
+            rows.append(row)
+        write_jsonl(output, rows)  # temp file + rename: an interrupted scoring never leaves half a file
     summary = summarize(results)
     if as_json:
         click.echo(json.dumps(summary))

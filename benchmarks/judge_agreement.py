@@ -1,0 +1,96 @@
+"""Judge agreement with human preference labels (HH-RLHF helpful-base / harmless-base), embedded model.
+
+Runs several judge configurations through :func:`rlaif.judges.evaluation.evaluate_judge_on_file` and writes
+one JSON line per (dataset, configuration) to ``--out`` as soon as it finishes (so a long run can be
+watched and interrupted). Each line holds the summary (n, agreement, single-order agreement, position
+consistency, tie rate, mean confidence, ECE, pairs/second) plus the per-pair P(chosen), so derived figures
+(e.g. a mean-probability ensemble of two members, which equals the ensemble judge's verdict exactly because
+members are deterministic) can be recomputed offline.
+
+The shared files are random permutations, so any slice is a random sample. Tune on the first half
+(``--offset 0``), report on the second (``--offset 200``, the default).
+
+    python benchmarks/judge_agreement.py --quick            # 8 pairs per configuration, a smoke run
+    python benchmarks/judge_agreement.py --n 100 --configs pairwise,likelihood
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+DATA = Path("/work/shared/data")
+
+CONFIGS: dict[str, tuple[str, dict]] = {
+    "pairwise": ("pairwise", {}),  # both orders; single-order figures come from the same run
+    "pairwise-single": ("pairwise", {"both_orders": False}),
+    "pairwise-calibrated-single": ("pairwise", {"both_orders": False, "calibrate": True}),
+    "pairwise-cot": ("pairwise", {"cot": True, "cot_max_tokens": 48}),
+    "score": ("score", {}),
+    "likelihood": ("likelihood", {}),
+    "likelihood-contrast": ("likelihood", {"contrast": "plain"}),
+    "ensemble": ("ensemble", {"members": [{"name": "pairwise"}, {"name": "likelihood"}]}),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="8 pairs per configuration.")
+    parser.add_argument("--n", type=int, default=100, help="Pairs per configuration.")
+    parser.add_argument("--offset", type=int, default=200, help="Skip this many pairs (200 = second half).")
+    parser.add_argument("--configs", default="pairwise,likelihood,likelihood-contrast,score")
+    parser.add_argument("--datasets", default="hh_helpful_base,hh_harmless_base")
+    parser.add_argument("--context-turns", type=int, default=2, help="Last N prompt messages kept (speed).")
+    parser.add_argument("--out", default="benchmarks/results/judge_agreement.jsonl")
+    args = parser.parse_args(argv)
+    n = 8 if args.quick else args.n
+
+    from rlaif.judges.evaluation import evaluate_judge_on_file
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for dataset in args.datasets.split(","):
+        principle = "harmlessness" if "harmless" in dataset else "helpfulness"
+        for config in args.configs.split(","):
+            judge, options = CONFIGS[config]
+            started = time.perf_counter()
+            result = evaluate_judge_on_file(
+                str(DATA / f"{dataset}.jsonl"),
+                judge_name=judge,
+                options=options,
+                limit=n,
+                offset=args.offset,
+                principle_id=principle,
+                batch_size=4,
+                context_turns=args.context_turns,
+            )
+            line = {
+                "dataset": dataset,
+                "config": config,
+                "options": options,
+                "offset": args.offset,
+                "context_turns": args.context_turns,
+                "wall_s": round(time.perf_counter() - started, 1),
+                **result.summary(),
+                "p_chosen": [round(p["p_chosen"], 5) for p in result.per_pair],
+                "ids": [p["id"] for p in result.per_pair],
+            }
+            with out.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(line) + "\n")
+            print(
+                f"{dataset:<18} {config:<28} n={result.n:<4} agreement={result.agreement:.3f} "
+                f"single={result.single_order_agreement if result.single_order_agreement is None else round(result.single_order_agreement, 3)} "
+                f"consistency={result.position_consistency:.3f} ties={result.tie_rate:.2f} ece={result.ece:.3f} "
+                f"pairs/s={result.pairs_per_second:.2f}",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

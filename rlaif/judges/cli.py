@@ -1,0 +1,151 @@
+"""Judge commands: ``rlaif judge-eval`` (measure a judge against human labels) and ``rlaif judge train-rm``."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import click
+
+_FIELDS = [
+    ("n", "pairs", "{:d}"),
+    ("agreement", "agreement with human label (ties = 1/2)", "{:.3f}"),
+    ("single_order_agreement", "agreement, first order only", "{:.3f}"),
+    ("position_consistency", "position consistency (before debiasing)", "{:.3f}"),
+    ("tie_rate", "tie rate", "{:.3f}"),
+    ("mean_confidence", "mean confidence", "{:.3f}"),
+    ("ece", "calibration error (ECE, 10 bins)", "{:.3f}"),
+    ("pairs_per_second", "pairs / second", "{:.2f}"),
+]
+
+
+def _json_safe(value):
+    return None if isinstance(value, float) and (math.isnan(value) or math.isinf(value)) else value
+
+
+@click.command("judge-eval")
+@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Preference pairs JSONL (TRL or HH format).",
+)
+@click.option("--judge", "judge_name", help="A registered judge (default: the config's judge).")
+@click.option(
+    "--option", "options", multiple=True, metavar="KEY=VALUE", help="Judge option (YAML value); repeatable."
+)
+@click.option("--model", help="Judge model spec (default: the config's judge model).")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N pairs (after --offset).")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip the first N pairs.")
+@click.option(
+    "--principle", "principle_id", help="Principle id in the config's constitution (default: the first)."
+)
+@click.option("--question", help="A custom judging question instead of a principle.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--context-turns",
+    type=click.IntRange(min=1),
+    help="Keep only the last N prompt messages of each pair (faster on long multi-turn data).",
+)
+@click.option(
+    "--per-pair", type=click.Path(dir_okay=False), help="Also write each pair's verdict to this JSONL."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def judge_eval(
+    config,
+    data,
+    judge_name,
+    options,
+    model,
+    limit,
+    offset,
+    principle_id,
+    question,
+    batch_size,
+    context_turns,
+    per_pair,
+    as_json,
+):
+    """Measure a judge against human preference labels in DATA.
+
+    Pairs are shown with the human-preferred response first on even pairs and second on odd ones, so a judge
+    that always answers "A" agrees half the time.
+
+    \b
+    Examples:
+      rlaif judge-eval --data /work/shared/data/hh_helpful_base.jsonl --limit 50
+      rlaif judge-eval --data pairs.jsonl --judge score --option scale=rubric --json
+    """
+    from rlaif.cli.commands import parse_options
+    from rlaif.files import write_jsonl
+    from rlaif.judges.evaluation import evaluate_judge_on_file
+
+    result = evaluate_judge_on_file(
+        data,
+        config_path=config,
+        judge_name=judge_name,
+        options=parse_options(options),
+        model=model,
+        limit=limit,
+        offset=offset,
+        principle_id=principle_id,
+        question=question,
+        batch_size=batch_size,
+        progress=not as_json,
+        context_turns=context_turns,
+    )
+    if per_pair:
+        write_jsonl(per_pair, result.per_pair)
+    summary = {key: _json_safe(value) for key, value in result.summary().items()}
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    click.echo(f"judge: {result.judge}")
+    for key, label, fmt in _FIELDS:
+        value = summary.get(key)
+        click.echo(f"  {label:<42} {'n/a' if value is None else fmt.format(value)}")
+
+
+@click.group("judge")
+def judge_group() -> None:
+    """Judge utilities (see also `rlaif judge-eval`)."""
+
+
+@judge_group.command("train-rm")
+@click.argument("pairs", type=click.Path(dir_okay=False))
+@click.option("--output-dir", "-o", required=True, type=click.Path(file_okay=False))
+@click.option(
+    "--base", default="embedded", show_default=True, help="Base model: embedded or a local directory."
+)
+@click.option("--epochs", type=float, default=1.0, show_default=True)
+@click.option(
+    "--max-steps", type=int, default=-1, show_default=True, help="Stop after N steps (-1: epochs decide)."
+)
+@click.option("--learning-rate", type=float, default=1e-5, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--max-length", type=click.IntRange(min=8), default=512, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), help="Train on the first N pairs only.")
+@click.option("--seed", default=0, show_default=True)
+def train_rm(pairs, output_dir, base, epochs, max_steps, learning_rate, batch_size, max_length, limit, seed):
+    """Distil preference PAIRS (a run's pairs.jsonl, TRL or HH JSONL) into a scalar reward model.
+
+    \b
+    Use it afterwards as a fast judge or reward:
+      judge: {name: reward-model, options: {path: OUTPUT_DIR}}
+    """
+    from rlaif.judges.reward_model import train_reward_model
+
+    path = train_reward_model(
+        pairs,
+        output_dir,
+        base=base,
+        epochs=epochs,
+        max_steps=max_steps,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        max_length=max_length,
+        seed=seed,
+        limit=limit,
+    )
+    click.echo(f"Reward model: {path}")

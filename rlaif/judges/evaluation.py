@@ -1,0 +1,249 @@
+"""Measuring a judge against human preference labels: agreement, position consistency, ties, calibration.
+
+The pairs are shown in a balanced way (the human-preferred response is ``a`` on even pairs, ``b`` on odd ones),
+so a judge that always answers "A" scores 0.5, not 1.0. Agreement counts a tie as half; calibration error (ECE)
+compares the judge's confidence with how often it agrees, in ten confidence bins. Position consistency asks
+whether the verdict survives swapping the two responses, *before* any debiasing: read from the per-order
+probabilities a both-orders judge reports, 1.0 for judges that score each response on its own, and measured
+with a second, swapped call for single-order judges.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rlaif.judges.data import PreferencePair
+from rlaif.protocols import Comparison, Judge, Verdict
+
+TIE_EPS = 1e-9
+
+
+def agreement_value(p_chosen: float, tie: bool = False) -> float:
+    """1 if the judge prefers the human-chosen response, 0 if the other, 0.5 for a tie."""
+    if tie or abs(p_chosen - 0.5) <= TIE_EPS:
+        return 0.5
+    return 1.0 if p_chosen > 0.5 else 0.0
+
+
+def expected_calibration_error(
+    confidences: Sequence[float], correct: Sequence[float], bins: int = 10
+) -> float:
+    """ECE: the bin-size-weighted mean |accuracy - confidence| over equal-width confidence bins.
+
+    Confidences are in [0.5, 1] for a binary judge; ``correct`` may hold 0.5 for ties (half right).
+    """
+    if not confidences:
+        return 0.0
+    totals: dict[int, list[float]] = {}
+    for confidence, hit in zip(confidences, correct, strict=True):
+        index = min(int(confidence * bins), bins - 1)
+        bucket = totals.setdefault(index, [0.0, 0.0, 0.0])
+        bucket[0] += 1
+        bucket[1] += confidence
+        bucket[2] += hit
+    n = len(confidences)
+    return sum(count / n * abs(hits / count - conf / count) for count, conf, hits in totals.values())
+
+
+def order_verdicts(details: dict[str, Any]) -> tuple[float, float] | None:
+    """P(a wins) as read in each order, before debiasing, if the judge reported both."""
+    ab = details.get("raw_p_a_order_ab", details.get("p_a_order_ab"))
+    ba = details.get("raw_p_a_order_ba", details.get("p_a_order_ba"))
+    if ab is None or ba is None:
+        return None
+    return float(ab), float(ba)
+
+
+def same_side(p: float, q: float) -> bool:
+    """Both prefer a, both prefer b (ties count as a side of their own)."""
+
+    def side(x: float) -> int:
+        return 0 if abs(x - 0.5) <= TIE_EPS else (1 if x > 0.5 else -1)
+
+    return side(p) == side(q)
+
+
+@dataclass
+class JudgeEvaluation:
+    n: int
+    agreement: float
+    position_consistency: float
+    tie_rate: float
+    mean_confidence: float
+    ece: float
+    pairs_per_second: float
+    judge: str = ""
+    seconds: float = 0.0
+    single_order_agreement: float | None = None
+    """Agreement from the first order alone (before combining orders), when the judge reports it."""
+    per_pair: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("per_pair")
+        return data
+
+
+def evaluate_judge(
+    judge: Judge,
+    pairs: Sequence[PreferencePair],
+    principle: Any,
+    batch_size: int = 8,
+    check_position: bool = True,
+    progress: bool = False,
+) -> JudgeEvaluation:
+    """Run ``judge`` over ``pairs`` and compare its verdicts with the human labels."""
+    from tqdm.auto import tqdm
+
+    comparisons = []
+    chosen_is_a = []
+    for index, pair in enumerate(pairs):
+        a_first = index % 2 == 0
+        chosen_is_a.append(a_first)
+        a, b = (pair.chosen, pair.rejected) if a_first else (pair.rejected, pair.chosen)
+        comparisons.append(Comparison(pair.prompt, a, b, principle))
+
+    verdicts: list[Verdict] = []
+    elapsed = 0.0
+    for start in tqdm(
+        range(0, len(comparisons), batch_size), disable=not progress, desc="judging", unit="batch"
+    ):
+        begin = time.perf_counter()
+        verdicts += judge.compare(comparisons[start : start + batch_size])
+        elapsed += time.perf_counter() - begin
+
+    consistent: list[bool | None] = []
+    swap_needed = []
+    for index, verdict in enumerate(verdicts):
+        if verdict.details.get("order_independent"):
+            consistent.append(True)
+        elif (orders := order_verdicts(verdict.details)) is not None:
+            consistent.append(same_side(*orders))
+        else:
+            consistent.append(None)
+            swap_needed.append(index)
+    if swap_needed and check_position:
+        swapped = [
+            Comparison(comparisons[i].prompt, comparisons[i].b, comparisons[i].a, principle)
+            for i in swap_needed
+        ]
+        swapped_verdicts: list[Verdict] = []
+        for start in range(0, len(swapped), batch_size):
+            swapped_verdicts += judge.compare(swapped[start : start + batch_size])
+        for index, verdict in zip(swap_needed, swapped_verdicts, strict=True):
+            consistent[index] = same_side(verdicts[index].p_a, 1.0 - verdict.p_a)
+
+    per_pair = []
+    agreements, confidences, ties, single = [], [], [], []
+    for pair, verdict, a_first, same in zip(pairs, verdicts, chosen_is_a, consistent, strict=True):
+        p_chosen = verdict.p_a if a_first else 1.0 - verdict.p_a
+        tie = bool(verdict.details.get("tie")) or abs(verdict.p_a - 0.5) <= TIE_EPS
+        agree = agreement_value(p_chosen, tie)
+        agreements.append(agree)
+        ties.append(tie)
+        confidences.append(max(verdict.p_a, 1.0 - verdict.p_a))
+        orders = order_verdicts(verdict.details)
+        if orders is not None:
+            first = orders[0] if a_first else 1.0 - orders[0]
+            single.append(agreement_value(first))
+        per_pair.append(
+            {
+                "id": pair.id,
+                "p_chosen": p_chosen,
+                "agree": agree,
+                "tie": tie,
+                "position_consistent": same,
+                "chosen_is_a": a_first,
+                "details": verdict.details,
+            }
+        )
+    known = [c for c in consistent if c is not None]
+    n = len(pairs)
+    return JudgeEvaluation(
+        n=n,
+        agreement=sum(agreements) / n,
+        position_consistency=sum(known) / len(known) if known else float("nan"),
+        tie_rate=sum(ties) / n,
+        mean_confidence=sum(confidences) / n,
+        ece=expected_calibration_error(confidences, agreements),
+        pairs_per_second=n / elapsed if elapsed > 0 else float("inf"),
+        judge=getattr(judge, "name", type(judge).__name__),
+        seconds=elapsed,
+        single_order_agreement=sum(single) / len(single) if len(single) == n else None,
+        per_pair=per_pair,
+    )
+
+
+def trim_context(pair: PreferencePair, turns: int) -> PreferencePair:
+    """Keep only the last ``turns`` prompt messages (long multi-turn contexts dominate judging cost)."""
+    return PreferencePair(pair.id, pair.prompt[-turns:], pair.chosen, pair.rejected)
+
+
+def resolve_principle(config: Any, principle_id: str | None, question: str | None) -> Any:
+    """The principle to judge under: a custom question, a principle of the config's constitution, or its first."""
+    from rlaif.constitution import Principle, load_constitution
+    from rlaif.errors import unknown_name_error
+
+    if question:
+        return Principle("custom", "", "", question)
+    constitution = load_constitution(config["constitution"], config.base_dir)
+    if principle_id is None:
+        return constitution.principles[0]
+    try:
+        return constitution.principle(principle_id)
+    except KeyError:
+        raise unknown_name_error(
+            "principle", principle_id, [p.id for p in constitution.principles], constitution.source
+        ) from None
+
+
+def evaluate_judge_on_file(
+    data: str,
+    config_path: str | None = None,
+    judge_name: str | None = None,
+    options: dict[str, Any] | None = None,
+    model: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    principle_id: str | None = None,
+    question: str | None = None,
+    batch_size: int = 8,
+    progress: bool = False,
+    context_turns: int | None = None,
+) -> JudgeEvaluation:
+    """``rlaif judge-eval``: build the judge a run config describes (with overrides) and evaluate it on ``data``.
+
+    ``judge_name``/``options`` replace the config's judge (options are merged over the config's when the
+    name is unchanged); ``model`` replaces the judge model (a spec string).
+    """
+    from rlaif.config import load_config
+    from rlaif.errors import RlaifError
+    from rlaif.files import schema_problems
+    from rlaif.judges.data import load_preference_pairs
+    from rlaif.pipeline import ModelPool
+    from rlaif.plugins import get_registry
+
+    config = load_config(config_path)
+    registry = get_registry(config["plugins"])
+    section = config["judge"]
+    name = judge_name or section["name"]
+    merged = dict(section["options"]) if name == section["name"] else {}
+    merged.update(options or {})
+    registration = registry.get("judges", name, config.source)
+    if registration.options_schema:
+        problems = schema_problems(merged, registration.options_schema, None, prefix=("judge", "options"))
+        if problems:
+            raise RlaifError(f"invalid options for judge '{name}'", problems)
+    principle = resolve_principle(config, principle_id, question)
+    pairs = load_preference_pairs(data, limit=limit, offset=offset)
+    if context_turns:
+        pairs = [trim_context(pair, context_turns) for pair in pairs]
+    pool = ModelPool(config, registry, overrides={"judge": model} if model else None)
+    try:
+        judge = registration.factory(merged, pool)
+        return evaluate_judge(judge, pairs, principle, batch_size=batch_size, progress=progress)
+    finally:
+        pool.close()

@@ -1,0 +1,140 @@
+"""The likelihood judge: which response does the model find more natural under the principle?
+
+Small models are poor at *answering* "A or B?" (SmolLM2-135M says "A" whatever the order), but their
+log-likelihoods still carry signal. This judge asks for no verdict at all: it scores each response by its mean
+per-token log-probability as the reply to the conversation, with a system prompt that states the principle, and
+compares the two scores. With ``contrast`` it subtracts the score under a second system prompt (none, or an
+opposite principle), a pointwise-mutual-information score that cancels how generic or fluent a text is in
+itself. Each response is scored separately, so the verdict cannot depend on presentation order.
+
+Needs the backend's optional ``response_logprobs`` method (the transformers backend has it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rlaif.errors import RlaifError
+from rlaif.judges.arithmetic import apply_tie_band, preference_from_scores
+from rlaif.protocols import ChatModel, Comparison, Conversation, Verdict
+
+DEFAULT_SYSTEM = (
+    "You are a helpful, honest and harmless assistant. Your replies are judged by this question: {question}"
+)
+OPPOSITE_SYSTEM = "You are an unhelpful assistant. Your replies are evasive, irrelevant or inaccurate."
+DEFAULT_QUESTION = "Which response is more helpful, honest and harmless?"
+
+OPTIONS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "system": {
+            "type": "string",
+            "default": DEFAULT_SYSTEM,
+            "description": "Principle-conditioned system prompt; {question} is the principle's judging question.",
+        },
+        "contrast": {
+            "enum": ["none", "plain", "opposite"],
+            "default": "none",
+            "description": "Subtract the response's score with no system prompt ('plain') or with "
+            "`contrast_system` ('opposite'): a PMI score that discounts generic fluent text.",
+        },
+        "contrast_system": {"type": "string", "default": OPPOSITE_SYSTEM},
+        "reduction": {
+            "enum": ["mean", "sum"],
+            "default": "mean",
+            "description": "Per-token mean log-prob (length-normalised) or total.",
+        },
+        "temperature": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 0.25,
+            "description": "p_a = logistic((score_a - score_b) / temperature).",
+        },
+        "tie_band": {"type": "number", "minimum": 0, "maximum": 0.5, "default": 0.0},
+    },
+}
+
+
+class LikelihoodJudge:
+    """Compares responses by their (contrastive) log-likelihood under a principle-conditioned prompt."""
+
+    name = "likelihood"
+
+    def __init__(
+        self,
+        model: ChatModel,
+        system: str = DEFAULT_SYSTEM,
+        contrast: str = "none",
+        contrast_system: str = OPPOSITE_SYSTEM,
+        reduction: str = "mean",
+        temperature: float = 0.25,
+        tie_band: float = 0.0,
+    ):
+        if not callable(getattr(model, "response_logprobs", None)):
+            raise RlaifError(
+                f"the likelihood judge needs response log-probs, and model '{model.name}' cannot give them",
+                hint="Use a local model (embedded or a Hugging Face directory) as the judge model, "
+                "or another judge (pairwise, score).",
+            )
+        self.model = model
+        self.system = system
+        self.contrast = contrast
+        self.contrast_system = contrast_system
+        self.reduction = reduction
+        self.temperature = temperature
+        self.tie_band = tie_band
+
+    def _conditioned(self, prompt: Conversation, system: str | None) -> Conversation:
+        turns = [m for m in prompt if m["role"] != "system"]
+        return [{"role": "system", "content": system}, *turns] if system else turns
+
+    def score(
+        self,
+        prompts: Sequence[Conversation],
+        responses: Sequence[str],
+        principles: Sequence[Any] | None = None,
+    ) -> list[float | None]:
+        principles = list(principles) if principles is not None else [None] * len(prompts)
+        systems = [
+            self.system.format(question=getattr(p, "judging_question", None) or DEFAULT_QUESTION)
+            for p in principles
+        ]
+        conditioned = self.model.response_logprobs(
+            [self._conditioned(p, s) for p, s in zip(prompts, systems, strict=True)],
+            list(responses),
+            reduction=self.reduction,
+        )
+        if self.contrast == "none":
+            return conditioned
+        other = None if self.contrast == "plain" else self.contrast_system
+        baseline = self.model.response_logprobs(
+            [self._conditioned(p, other) for p in prompts], list(responses), reduction=self.reduction
+        )
+        return [None if c is None or b is None else c - b for c, b in zip(conditioned, baseline, strict=True)]
+
+    def compare(self, comparisons: Sequence[Comparison]) -> list[Verdict]:
+        n = len(comparisons)
+        scores = self.score(
+            [c.prompt for c in comparisons] * 2,
+            [c.a for c in comparisons] + [c.b for c in comparisons],
+            [c.principle for c in comparisons] * 2,
+        )
+        verdicts = []
+        for index in range(n):
+            score_a, score_b = scores[index], scores[n + index]
+            details: dict[str, Any] = {"judge": self.name, "score_a": score_a, "score_b": score_b}
+            if score_a is None or score_b is None:
+                verdicts.append(Verdict(0.5, {**details, "unparsed": True, "tie": True}))
+                continue
+            p_a, tie = apply_tie_band(
+                preference_from_scores(score_a, score_b, self.temperature), self.tie_band
+            )
+            verdicts.append(Verdict(p_a, {**details, "tie": tie, "order_independent": True}))
+        return verdicts
+
+
+def likelihood_factory(options: dict[str, Any], context: Any) -> LikelihoodJudge:
+    """Contrastive log-likelihood of each response under a principle-conditioned prompt (order-free)."""
+    return LikelihoodJudge(context.model("judge"), **options)

@@ -1,0 +1,225 @@
+"""Reward-model judge: a Hugging Face sequence-classification model scores each response, and the way to get
+one -- distil an AI judge's pairs into it with TRL's ``RewardTrainer``.
+
+An LLM judge costs a few forward passes (or a rationale) per comparison; a reward model costs one short
+forward pass per response and can then score millions of samples or serve as the RL reward. The usual recipe:
+run ``rlaif run`` (or ``rlaif generate``) with a careful judge, then ``rlaif judge train-rm pairs.jsonl -o rm/``
+and use ``judge: {name: reward-model, options: {path: rm/}}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rlaif.errors import RlaifError
+from rlaif.judges.arithmetic import apply_tie_band, preference_from_scores
+from rlaif.judges.score import as_messages, as_text
+from rlaif.protocols import Comparison, Conversation, Reward, Verdict
+
+OPTIONS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["path"],
+    "properties": {
+        "path": {
+            "type": "string",
+            "description": "Local directory of a sequence-classification model (num_labels=1).",
+        },
+        "batch_size": {"type": "integer", "minimum": 1, "default": 8},
+        "max_length": {
+            "type": "integer",
+            "minimum": 8,
+            "default": 1024,
+            "description": "Truncate (from the left) to this many tokens.",
+        },
+        "temperature": {"type": "number", "exclusiveMinimum": 0, "default": 1.0},
+        "tie_band": {"type": "number", "minimum": 0, "maximum": 0.5, "default": 0.0},
+        "device": {"type": "string", "default": "auto"},
+    },
+}
+
+
+class RewardModelJudge:
+    """Bradley-Terry verdicts from a scalar reward model: p_a = logistic((r_a - r_b) / temperature)."""
+
+    name = "reward-model"
+
+    def __init__(
+        self,
+        path: str | Path,
+        batch_size: int = 8,
+        max_length: int = 1024,
+        temperature: float = 1.0,
+        tie_band: float = 0.0,
+        device: str = "auto",
+    ):
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        from rlaif.models.transformers import pick_device
+
+        local = Path(path).expanduser()
+        if not (local / "config.json").exists():
+            raise RlaifError(
+                f"reward model directory '{path}' has no config.json",
+                hint="Train one with `rlaif judge train-rm PAIRS.jsonl -o DIR`, or give a saved "
+                "AutoModelForSequenceClassification directory.",
+            )
+        self.device = pick_device(device)
+        self.tokenizer = AutoTokenizer.from_pretrained(str(local), local_files_only=True)
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer.padding_side = "right"
+        self.tokenizer.truncation_side = "left"
+        self.model = AutoModelForSequenceClassification.from_pretrained(
+            str(local), local_files_only=True, dtype=torch.float32
+        )
+        if self.model.config.num_labels != 1:
+            raise RlaifError(f"reward model '{path}' has num_labels={self.model.config.num_labels}; need 1")
+        if self.model.config.pad_token_id is None:
+            self.model.config.pad_token_id = self.tokenizer.pad_token_id
+        self.model.to(self.device).eval()
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.temperature = temperature
+        self.tie_band = tie_band
+        self.path = str(local)
+
+    def _text(self, prompt: Conversation, response: str) -> str:
+        messages = [*prompt, {"role": "assistant", "content": response}]
+        if self.tokenizer.chat_template:
+            return self.tokenizer.apply_chat_template(messages, tokenize=False)
+        return "\n".join(f"{m['role']}: {m['content']}" for m in messages) + (self.tokenizer.eos_token or "")
+
+    def score(
+        self,
+        prompts: Sequence[Conversation],
+        responses: Sequence[str],
+        principles: Sequence[Any] | None = None,
+    ) -> list[float | None]:
+        """The reward model's scalar for each (prompt, response); principles are ignored (baked into the RM)."""
+        import torch
+
+        texts = [self._text(p, r) for p, r in zip(prompts, responses, strict=True)]
+        out: list[float | None] = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                batch = self.tokenizer(
+                    texts[start : start + self.batch_size],
+                    return_tensors="pt",
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    add_special_tokens=False,
+                ).to(self.device)
+                out += [float(x) for x in self.model(**batch).logits[:, 0].float()]
+        return out
+
+    def compare(self, comparisons: Sequence[Comparison]) -> list[Verdict]:
+        n = len(comparisons)
+        scores = self.score(
+            [c.prompt for c in comparisons] * 2, [c.a for c in comparisons] + [c.b for c in comparisons]
+        )
+        verdicts = []
+        for index in range(n):
+            score_a, score_b = scores[index], scores[n + index]
+            p_a, tie = apply_tie_band(
+                preference_from_scores(score_a, score_b, self.temperature), self.tie_band
+            )
+            verdicts.append(
+                Verdict(
+                    p_a,
+                    {
+                        "judge": self.name,
+                        "score_a": score_a,
+                        "score_b": score_b,
+                        "tie": tie,
+                        "order_independent": True,
+                    },
+                )
+            )
+        return verdicts
+
+    def as_reward(self) -> Reward:
+        """TRL-shaped reward function backed by the reward model."""
+
+        def reward_model_reward(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any):
+            return self.score([as_messages(p) for p in prompts], [as_text(c) for c in completions])
+
+        return reward_model_reward
+
+
+def reward_model_factory(options: dict[str, Any], context: Any) -> RewardModelJudge:
+    """A local sequence-classification reward model scores each response (Bradley-Terry verdicts)."""
+    return RewardModelJudge(**options)
+
+
+def train_reward_model(
+    pairs_path: str | Path,
+    output_dir: str | Path,
+    base: str = "embedded",
+    epochs: float = 1.0,
+    max_steps: int = -1,
+    learning_rate: float = 1e-5,
+    batch_size: int = 4,
+    max_length: int = 512,
+    seed: int = 0,
+    limit: int | None = None,
+) -> Path:
+    """Train a scalar reward model on preference pairs with TRL's ``RewardTrainer``; returns the saved directory.
+
+    ``base`` is ``embedded`` (SmolLM2-135M-Instruct) or a local model directory; a causal LM gets a fresh
+    scalar head (``num_labels=1``). Pairs: any format :func:`rlaif.judges.data.load_preference_pairs` reads.
+    """
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from trl import RewardConfig, RewardTrainer
+
+    from rlaif.judges.data import load_preference_pairs
+
+    pairs = load_preference_pairs(pairs_path, limit=limit)
+    base_dir = base
+    if base == "embedded":
+        from rlaif.models.embedded import embedded_model_dir
+
+        base_dir = str(embedded_model_dir())
+    if not (Path(base_dir).expanduser() / "config.json").exists():
+        raise RlaifError(f"base model '{base}' is not a local model directory (no config.json)")
+    tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base_dir, num_labels=1, local_files_only=True, dtype=torch.float32
+    )
+    model.config.pad_token_id = tokenizer.pad_token_id
+    dataset = Dataset.from_dict(
+        {
+            "prompt": [p.prompt for p in pairs],
+            "chosen": [[{"role": "assistant", "content": p.chosen}] for p in pairs],
+            "rejected": [[{"role": "assistant", "content": p.rejected}] for p in pairs],
+        }
+    )
+    output_dir = Path(output_dir)
+    use_cpu = not torch.cuda.is_available()
+    args = RewardConfig(
+        output_dir=str(output_dir / "trainer"),
+        num_train_epochs=epochs,
+        max_steps=max_steps,
+        learning_rate=learning_rate,
+        per_device_train_batch_size=batch_size,
+        max_length=max_length,
+        seed=seed,
+        report_to=[],
+        save_strategy="no",
+        logging_steps=1,
+        use_cpu=use_cpu,
+        bf16=False if use_cpu else torch.cuda.is_bf16_supported(),
+    )
+    trainer = RewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    trainer.train()
+    trainer.save_model(str(output_dir))
+    tokenizer.save_pretrained(str(output_dir))
+    return output_dir
