@@ -37,8 +37,8 @@ def pairs():
 def test_response_logprobs_prefer_the_true_answer_and_do_not_depend_on_batching(model):
     conversation = [{"role": "user", "content": "What is the capital of France?"}]
     answers = ["The capital of France is Paris.", "The capital of France is Berlin."]
-    together = model.response_logprobs([conversation] * 2, answers)
-    alone = [model.response_logprobs([conversation], [a])[0] for a in answers]
+    together = model.response_logprobs([conversation] * 2, answers, reduction="mean")
+    alone = [model.response_logprobs([conversation], [a], reduction="mean")[0] for a in answers]
     assert together[0] > together[1]
     assert together == pytest.approx(alone, abs=1e-4)
     total = model.response_logprobs([conversation], answers[:1], reduction="sum")[0]
