@@ -16,7 +16,9 @@ def _online_check(optimizer_class):
 
         problems = optimizer_class(**options).check(options, get_registry())
         # config check prefixes the options' own path; the optimizers name the full one
-        return [replace(p, where=(p.where or "").removeprefix("optimizer.options.") or None) for p in problems]
+        return [
+            replace(p, where=(p.where or "").removeprefix("optimizer.options.") or None) for p in problems
+        ]
 
     return check
 

@@ -39,6 +39,33 @@ def precision_flags() -> dict[str, Any]:
     return {"bf16": False, "fp16": False, "use_cpu": True}
 
 
+def trainer_arguments(opts: dict[str, Any], output_dir: Path, seed: int) -> dict[str, Any]:
+    """The ``TrainingArguments`` fields every TRL-based optimizer sets the same way.
+
+    Schedule and batch come from the options; the run layout (one ``checkpoint-*`` kept for resume), seed and
+    precision are rlaif's. Callers add their trainer's own fields and ``trl_args`` last.
+    """
+    return {
+        "output_dir": str(output_dir),
+        "learning_rate": opts["learning_rate"],
+        "num_train_epochs": opts["num_train_epochs"],
+        "max_steps": opts["max_steps"],
+        "per_device_train_batch_size": opts["per_device_train_batch_size"],
+        "gradient_accumulation_steps": opts["gradient_accumulation_steps"],
+        "warmup_steps": opts["warmup_steps"],
+        "lr_scheduler_type": opts["lr_scheduler_type"],
+        "gradient_checkpointing": opts["gradient_checkpointing"],
+        "save_strategy": "steps",
+        "save_steps": opts["save_steps"],
+        "save_total_limit": 1,
+        "logging_steps": opts["logging_steps"],
+        "report_to": opts["report_to"],
+        "seed": seed,
+        "disable_tqdm": False,
+        **precision_flags(),
+    }
+
+
 def lora_config(options: dict[str, Any] | None) -> Any:
     if not options:
         return None

@@ -22,6 +22,7 @@ from rlaif.optimizers.common import (
     preference_lengths,
     save_checkpoint,
     train_metrics,
+    trainer_arguments,
 )
 from rlaif.protocols import TrainRequest, TrainResult
 
@@ -172,26 +173,10 @@ class DPOOptimizer:
             tokenizer.pad_token = tokenizer.eos_token
         model = AutoModelForCausalLM.from_pretrained(request.policy, local_files_only=True)
         args = DPOConfig(
-            output_dir=str(trainer_dir),
+            **trainer_arguments(opts, trainer_dir, request.seed),
             beta=opts["beta"],
             loss_type=[opts["loss_type"]] if isinstance(opts["loss_type"], str) else opts["loss_type"],
-            learning_rate=opts["learning_rate"],
-            num_train_epochs=opts["num_train_epochs"],
-            max_steps=opts["max_steps"],
-            per_device_train_batch_size=opts["per_device_train_batch_size"],
-            gradient_accumulation_steps=opts["gradient_accumulation_steps"],
             max_length=opts["max_length"],
-            warmup_steps=opts["warmup_steps"],
-            lr_scheduler_type=opts["lr_scheduler_type"],
-            gradient_checkpointing=opts["gradient_checkpointing"],
-            save_strategy="steps",
-            save_steps=opts["save_steps"],
-            save_total_limit=1,
-            logging_steps=opts["logging_steps"],
-            report_to=opts["report_to"],
-            seed=request.seed,
-            disable_tqdm=False,
-            **precision_flags(),
             **opts["trl_args"],
         )
         columns = ["prompt", "chosen", "rejected"]

@@ -20,9 +20,9 @@ from rlaif.optimizers.common import (
     last_checkpoint,
     lora_config,
     monitor_metrics,
-    precision_flags,
     save_checkpoint,
     train_metrics,
+    trainer_arguments,
 )
 from rlaif.optimizers.scorers import SCORER_LIST_SCHEMA, build_scorers, scorer_problems
 from rlaif.protocols import TrainRequest, TrainResult
@@ -180,7 +180,7 @@ class GRPOOptimizer:
         tokenizer.padding_side = "left"
         model = AutoModelForCausalLM.from_pretrained(request.policy, local_files_only=True)
         args = GRPOConfig(
-            output_dir=str(trainer_dir),
+            **trainer_arguments(opts, trainer_dir, request.seed),
             beta=opts["beta"],
             num_generations=opts["num_generations"],
             max_completion_length=opts["max_completion_length"],
@@ -191,22 +191,6 @@ class GRPOOptimizer:
             loss_type=opts["loss_type"],
             scale_rewards=opts["scale_rewards"],
             reward_weights=weights,
-            learning_rate=opts["learning_rate"],
-            num_train_epochs=opts["num_train_epochs"],
-            max_steps=opts["max_steps"],
-            per_device_train_batch_size=opts["per_device_train_batch_size"],
-            gradient_accumulation_steps=opts["gradient_accumulation_steps"],
-            warmup_steps=opts["warmup_steps"],
-            lr_scheduler_type=opts["lr_scheduler_type"],
-            gradient_checkpointing=opts["gradient_checkpointing"],
-            save_strategy="steps",
-            save_steps=opts["save_steps"],
-            save_total_limit=1,
-            logging_steps=opts["logging_steps"],
-            report_to=opts["report_to"],
-            seed=request.seed,
-            disable_tqdm=False,
-            **precision_flags(),
             **opts["trl_args"],
         )
         callback = kl_early_stop_callback(opts["kl_limit"])
