@@ -20,14 +20,34 @@ This is defence in depth next to the OS jail (unprivileged uid, namespaces, rlim
 import os
 import sys
 
-DENIED_EVENTS = frozenset({
-    "gc.get_objects", "gc.get_referrers", "gc.get_referents",
-    "sys.settrace", "sys.setprofile", "sys._current_frames", "sys._current_exceptions", "sys.addaudithook",
-    "sys.monitoring.register_callback",
-    "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "ctypes.addressof", "ctypes.string_at",
-    "ctypes.wstring_at", "ctypes.call_function", "ctypes.get_errno", "ctypes.set_errno",
-    "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os.system", "pty.spawn",
-})
+DENIED_EVENTS = frozenset(
+    {
+        "gc.get_objects",
+        "gc.get_referrers",
+        "gc.get_referents",
+        "sys.settrace",
+        "sys.setprofile",
+        "sys._current_frames",
+        "sys._current_exceptions",
+        "sys.addaudithook",
+        "sys.monitoring.register_callback",
+        "ctypes.dlopen",
+        "ctypes.dlsym",
+        "ctypes.cdata",
+        "ctypes.addressof",
+        "ctypes.string_at",
+        "ctypes.wstring_at",
+        "ctypes.call_function",
+        "ctypes.get_errno",
+        "ctypes.set_errno",
+        "subprocess.Popen",
+        "os.exec",
+        "os.posix_spawn",
+        "os.spawn",
+        "os.system",
+        "pty.spawn",
+    }
+)
 
 
 def _prover(secret, result_fd, main_frame, write, getframe):
@@ -123,5 +143,6 @@ def main():
                 pass
         exit_(0)
     exit_(1)
+
 
 main()

@@ -30,8 +30,14 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 
 config = json.loads(sys.argv[1])
 result_fd = config["result_fd"]
 libc = ctypes.CDLL(None, use_errno=True)
-applied = {"network_namespace": False, "pid_namespace": False, "mount_namespace": False,
-           "tmpfs": False, "privilege_drop": False, "rlimits": True}
+applied = {
+    "network_namespace": False,
+    "pid_namespace": False,
+    "mount_namespace": False,
+    "tmpfs": False,
+    "privilege_drop": False,
+    "rlimits": True,
+}
 notes = []
 
 
@@ -43,8 +49,16 @@ def unshare(flags):
 
 
 def mount(source, target, fstype, flags, data):
-    if libc.mount(source and source.encode(), target.encode(), fstype and fstype.encode(), flags,
-                  data and data.encode()) != 0:
+    if (
+        libc.mount(
+            source and source.encode(),
+            target.encode(),
+            fstype and fstype.encode(),
+            flags,
+            data and data.encode(),
+        )
+        != 0
+    ):
         raise OSError(ctypes.get_errno(), f"mount {target}: {os.strerror(ctypes.get_errno())}")
 
 
@@ -124,8 +138,20 @@ if pid == 0:
             os.setgroups([])
             os.setresgid(gid, gid, gid)
             os.setresuid(uid, uid, uid)
-        os.execve(executable, [executable, "-I", "-B", "-c", config["harness"], str(config["nonce_fd"]),
-                               str(result_fd), "program.py"], env)
+        os.execve(
+            executable,
+            [
+                executable,
+                "-I",
+                "-B",
+                "-c",
+                config["harness"],
+                str(config["nonce_fd"]),
+                str(result_fd),
+                "program.py",
+            ],
+            env,
+        )
     except BaseException as exc:
         os.write(result_fd, f"SETUP-ERROR {type(exc).__name__}: {exc}\n".encode())
         os._exit(98)

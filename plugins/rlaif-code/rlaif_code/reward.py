@@ -16,13 +16,28 @@ _LIMIT_FIELDS = {f.name for f in fields(Limits)}
 OPTIONS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "timeout": {"type": "number", "exclusiveMinimum": 0, "default": 10, "description": "wall seconds per program"},
+        "timeout": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 10,
+            "description": "wall seconds per program",
+        },
         "cpu_seconds": {"type": "integer", "minimum": 1, "default": 10},
-        "memory_mb": {"type": "integer", "minimum": 64, "default": 1024, "description": "address-space limit"},
+        "memory_mb": {
+            "type": "integer",
+            "minimum": 64,
+            "default": 1024,
+            "description": "address-space limit",
+        },
         "file_size_mb": {"type": "integer", "minimum": 1, "default": 16},
         "open_files": {"type": "integer", "minimum": 16, "default": 64},
         "processes": {"type": "integer", "minimum": 1, "default": 32},
-        "tmpfs_mb": {"type": "integer", "minimum": 1, "default": 64, "description": "private /tmp size (root)"},
+        "tmpfs_mb": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 64,
+            "description": "private /tmp size (root)",
+        },
         "workers": {"type": "integer", "minimum": 1, "description": "parallel programs (default: cpu count)"},
         "use_prompt": {
             "type": "boolean",

@@ -181,7 +181,9 @@ def _run(program: str, limits: Limits, slot: int) -> SandboxResult:
         program_path.write_text(program, encoding="utf-8")
         config = {
             "program_path": str(program_path),
-            "executable": sys.executable,
+            # resolved here: inside the sandbox /tmp is a fresh tmpfs, so a venv's python symlink (often under
+            # /tmp or another hidden path) could no longer be followed there
+            "executable": os.path.realpath(sys.executable),
             "prefix": sys.base_prefix,
             "uid": uid,
             "gid": uid,
@@ -237,7 +239,9 @@ def _run(program: str, limits: Limits, slot: int) -> SandboxResult:
     return SandboxResult(status, message, returncode, stdout, stderr, duration, isolation)
 
 
-def _collect(process: subprocess.Popen, result_r: int, deadline: float) -> tuple[tuple[str, str, str, str], bool]:
+def _collect(
+    process: subprocess.Popen, result_r: int, deadline: float
+) -> tuple[tuple[str, str, str, str], bool]:
     """Drain stdout, stderr and the result pipe until EOF or the deadline; keep capped heads/tails."""
     assert process.stdout is not None and process.stderr is not None
     heads = {"stdout": bytearray(), "stderr": bytearray(), "result": bytearray()}
@@ -278,7 +282,12 @@ def _collect(process: subprocess.Popen, result_r: int, deadline: float) -> tuple
         except subprocess.TimeoutExpired:
             timed_out = True
     decode = lambda data: bytes(data).decode("utf-8", "replace")  # noqa: E731
-    return (decode(heads["stdout"]), decode(heads["stderr"]), decode(heads["result"]), decode(tail)), timed_out
+    return (
+        decode(heads["stdout"]),
+        decode(heads["stderr"]),
+        decode(heads["result"]),
+        decode(tail),
+    ), timed_out
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -299,7 +308,7 @@ def _isolation(result_head: str) -> dict[str, Any]:
     for line in result_head.splitlines():
         if line.startswith("ISOLATION "):
             try:
-                return json.loads(line[len("ISOLATION "):])
+                return json.loads(line[len("ISOLATION ") :])
             except json.JSONDecodeError:
                 break
     return {}
@@ -313,8 +322,9 @@ _SIGNAL_HINTS = {
 }
 
 
-def _verdict(nonce: bytes, result_tail: str, returncode: int | None, timed_out: bool,
-             limits: Limits) -> tuple[str, str]:
+def _verdict(
+    nonce: bytes, result_tail: str, returncode: int | None, timed_out: bool, limits: Limits
+) -> tuple[str, str]:
     lines = result_tail.splitlines()
     if f"PASS {nonce.decode()}" in lines and returncode == 0 and not timed_out:
         return "passed", "all tests passed"
@@ -322,11 +332,11 @@ def _verdict(nonce: bytes, result_tail: str, returncode: int | None, timed_out: 
         return "timeout", f"exceeded the {limits.timeout:g}s wall-clock limit"
     for line in reversed(lines):
         if line.startswith("SETUP-ERROR "):
-            return "error", "sandbox setup failed: " + line[len("SETUP-ERROR "):]
+            return "error", "sandbox setup failed: " + line[len("SETUP-ERROR ") :]
         if line.startswith("DENIED "):
-            return "failed", "forbidden operation: " + line[len("DENIED "):]
+            return "failed", "forbidden operation: " + line[len("DENIED ") :]
         if line.startswith("FAIL "):
-            return "failed", line[len("FAIL "):][:500]
+            return "failed", line[len("FAIL ") :][:500]
     if returncode is not None and returncode > 128:
         sig = returncode - 128
         try:

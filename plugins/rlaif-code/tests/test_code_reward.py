@@ -35,22 +35,28 @@ def _columns(records: list[dict], drop: tuple[str, ...]) -> dict[str, list]:
 
 
 def test_extract_code_prefers_a_python_fence():
-    text = "Here:\n```text\nnot code\n```\n```python\ndef f():\n    return 1\n```\nUsage:\n```python\nf()\n```"
+    text = (
+        "Here:\n```text\nnot code\n```\n```python\ndef f():\n    return 1\n```\nUsage:\n```python\nf()\n```"
+    )
     assert extract_code(text) == "def f():\n    return 1\n"
     assert extract_code("    return x + 1\n") == "    return x + 1\n"
     assert extract_code("```\nimport os\n") == "import os\n"  # unterminated fence (truncated generation)
 
 
 def test_build_program_styles():
-    humaneval = {"prompt": "def add(a, b):\n    \"\"\"Add.\"\"\"\n", "test": "def check(c):\n    assert c(1, 2) == 3",
-                 "entry_point": "add"}
+    humaneval = {
+        "prompt": 'def add(a, b):\n    """Add."""\n',
+        "test": "def check(c):\n    assert c(1, 2) == 3",
+        "entry_point": "add",
+    }
     program = build_program("    return a + b\n", humaneval)
     assert program.startswith(humaneval["prompt"] + "    return a + b") and program.endswith("check(add)\n")
     full = build_program("```python\ndef add(a, b):\n    return a + b\n```", humaneval)
     assert "\ndef add(a, b):\n    return a + b" in full
     mbpp = {"test_list": ["assert f(1) == 2"], "test_imports": ["import math"], "prompt": "Write f."}
     assert build_program("def f(x):\n    return x + 1", mbpp) == (
-        "import math\ndef f(x):\n    return x + 1\nassert f(1) == 2\n")
+        "import math\ndef f(x):\n    return x + 1\nassert f(1) == 2\n"
+    )
     assert build_program("x = 1", {"prompt": "no tests"}) is None
 
 
@@ -59,7 +65,9 @@ def test_humaneval_canonical_solutions_pass_and_wrong_ones_fail(reward):
     prompts = [r["prompt"] for r in records]
     columns = _columns(records, ("prompt", "canonical_solution"))
     good = reward.details(prompts, [r["canonical_solution"] for r in records], **columns)
-    assert [(r["task_id"], d["status"]) for r, d in zip(records, good, strict=True) if d["score"] != 1.0] == []
+    assert [
+        (r["task_id"], d["status"]) for r, d in zip(records, good, strict=True) if d["score"] != 1.0
+    ] == []
     # Each task gets its neighbour's solution: wrong function body -> tests fail.
     shifted = [records[(i + 1) % len(records)]["canonical_solution"] for i in range(len(records))]
     bad = reward(prompts, shifted, **columns)
@@ -71,7 +79,9 @@ def test_mbpp_reference_code_passes_and_broken_code_fails(reward):
     columns = _columns(records, ("prompt", "code"))
     prompts = [r["prompt"] for r in records]
     good = reward.details(prompts, [r["code"] for r in records], **columns)
-    assert [(r["task_id"], d["message"]) for r, d in zip(records, good, strict=True) if d["score"] != 1.0] == []
+    assert [
+        (r["task_id"], d["message"]) for r, d in zip(records, good, strict=True) if d["score"] != 1.0
+    ] == []
     broken = [re.sub(r"return .*$", "return None", r["code"], count=0, flags=re.MULTILINE) for r in records]
     assert reward(prompts, broken, **columns) == [0.0] * len(records)
 
@@ -81,20 +91,34 @@ def test_conversational_fenced_completion_and_trl_extras(reward):
     solution = row["prompt"] + row["canonical_solution"]
     completion = [{"role": "assistant", "content": f"Sure!\n```python\n{solution}\n```\nDone."}]
     prompt = [{"role": "user", "content": "Write the function."}]
-    scores = reward([prompt], [completion], test=[row["test"]], entry_point=[row["entry_point"]],
-                    trainer_state=object(), completion_ids=[[1, 2, 3]])
+    scores = reward(
+        [prompt],
+        [completion],
+        test=[row["test"]],
+        entry_point=[row["entry_point"]],
+        trainer_state=object(),
+        completion_ids=[[1, 2, 3]],
+    )
     assert scores == [1.0]
     assert reward.__name__ == "code"
 
 
 def test_early_exit_in_a_completion_fails(reward):
     row = _records("humaneval.jsonl", 1)[0]
-    details = reward.details([row["prompt"]], ["    import sys; sys.exit(0)\n"], test=[row["test"]],
-                             entry_point=[row["entry_point"]])
+    details = reward.details(
+        [row["prompt"]],
+        ["    import sys; sys.exit(0)\n"],
+        test=[row["test"]],
+        entry_point=[row["entry_point"]],
+    )
     assert details[0]["score"] == 0.0 and "SystemExit" in details[0]["message"]
 
 
 def test_rows_without_tests_are_skipped(reward):
     assert reward.details(None, ["print(1)"], other=["x"]) == [
-        {"score": None, "status": "skipped",
-         "message": "no tests for this row (need test_list, or test [+ entry_point])"}]
+        {
+            "score": None,
+            "status": "skipped",
+            "message": "no tests for this row (need test_list, or test [+ entry_point])",
+        }
+    ]

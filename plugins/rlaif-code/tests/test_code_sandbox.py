@@ -52,6 +52,16 @@ def test_a_well_behaved_program_passes_and_reports_isolation():
         assert applied["privilege_drop"] and applied["pid_namespace"] and applied["tmpfs"]
 
 
+def test_a_virtualenv_python_under_tmp_still_runs(tmp_path, monkeypatch):
+    """A venv's python is a symlink, often under /tmp, which the sandbox hides behind a fresh tmpfs."""
+    link = tmp_path / "venv" / "bin" / "python"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(os.path.realpath(sys.executable))
+    monkeypatch.setattr(sys, "executable", str(link))
+    result = run("print('ok')")
+    assert (result.status, result.stdout) == ("passed", "ok\n"), result.message
+
+
 @pytest.mark.parametrize(
     "program",
     [
@@ -69,8 +79,21 @@ def test_a_well_behaved_program_passes_and_reports_isolation():
         "import sys\nsys.settrace(lambda *a: None)\nimport os; os._exit(0)",
         "import threading, os\nthreading.Thread(target=lambda: os._exit(0)).start()\nimport time; time.sleep(5)",
     ],
-    ids=["os._exit", "sys.exit", "SystemExit", "atexit", "excepthook", "patched-_exit", "forged-audit",
-         "frame-locals", "forged-result-fd", "gc-scan", "ctypes", "settrace", "thread-exit"],
+    ids=[
+        "os._exit",
+        "sys.exit",
+        "SystemExit",
+        "atexit",
+        "excepthook",
+        "patched-_exit",
+        "forged-audit",
+        "frame-locals",
+        "forged-result-fd",
+        "gc-scan",
+        "ctypes",
+        "settrace",
+        "thread-exit",
+    ],
 )
 def test_early_exit_and_forgery_tricks_do_not_pass(program):
     assert_contained(run(program))
@@ -130,8 +153,9 @@ def test_many_files_fill_only_the_private_tmpfs():
 def test_environment_secrets_never_reach_the_program(monkeypatch):
     monkeypatch.setenv("RLAIF_FAKE_SECRET", SECRET)
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"],
-                              env={**os.environ, "RLAIF_FAKE_SECRET": SECRET})
+    victim = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)"], env={**os.environ, "RLAIF_FAKE_SECRET": SECRET}
+    )
     try:
         program = f"""
             import os

@@ -12,5 +12,9 @@ __all__ = ["MathReward", "extract_answer", "last_boxed", "make_math"]
 @hookimpl
 def register_rewards(register: Register) -> None:
     """Register ``math``."""
-    register("math", make_math, description="final answer matches the gold `answer` (math-verify)",
-             options_schema=OPTIONS_SCHEMA)
+    register(
+        "math",
+        make_math,
+        description="final answer matches the gold `answer` (math-verify)",
+        options_schema=OPTIONS_SCHEMA,
+    )

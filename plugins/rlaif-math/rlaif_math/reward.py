@@ -11,10 +11,22 @@ from rlaif_math.extract import extract_answer
 OPTIONS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "column": {"type": "string", "default": "answer", "description": "dataset column with the gold answer"},
-        "timeout": {"type": "number", "exclusiveMinimum": 0, "default": 5,
-                    "description": "seconds allowed per answer check (parse + compare)"},
-        "workers": {"type": "integer", "minimum": 1, "description": "checker processes (default: min(2, cpus))"},
+        "column": {
+            "type": "string",
+            "default": "answer",
+            "description": "dataset column with the gold answer",
+        },
+        "timeout": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 5,
+            "description": "seconds allowed per answer check (parse + compare)",
+        },
+        "workers": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "checker processes (default: min(2, cpus))",
+        },
     },
     "additionalProperties": False,
 }

@@ -128,5 +128,7 @@ def test_math500_gold_solutions_score_one_and_corrupted_score_zero(reward):
         start = r["solution"].rfind("\\boxed")
         corrupted.append(r["solution"][:start] + "\\boxed{" + _wrong(r["answer"]) + "}")
     details = reward.details(None, corrupted, answer=golds)
-    wrongly_passed = [(r["id"], d["message"]) for r, d in zip(records, details, strict=True) if d["score"] != 0.0]
+    wrongly_passed = [
+        (r["id"], d["message"]) for r, d in zip(records, details, strict=True) if d["score"] != 0.0
+    ]
     assert wrongly_passed == []

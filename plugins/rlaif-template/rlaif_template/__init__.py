@@ -50,5 +50,9 @@ def make_ends_with_question(options: dict[str, Any]) -> EndsWithQuestion:
 
 @hookimpl
 def register_rewards(register: Register) -> None:
-    register("ends-with-question", make_ends_with_question,
-             description="reply ends by asking the user a question", options_schema=OPTIONS_SCHEMA)
+    register(
+        "ends-with-question",
+        make_ends_with_question,
+        description="reply ends by asking the user a question",
+        options_schema=OPTIONS_SCHEMA,
+    )

@@ -14,7 +14,12 @@ from rlaif.rewards import build_reward
 
 def test_scores_replies():
     reward = rlaif_template.make_ends_with_question({})
-    completions = ["Here you go. Anything else?", "Here you go.", [{"role": "assistant", "content": "Which one?"}], ""]
+    completions = [
+        "Here you go. Anything else?",
+        "Here you go.",
+        [{"role": "assistant", "content": "Which one?"}],
+        "",
+    ]
     assert reward(None, completions) == [1.0, 0.0, 1.0, None]
     assert reward.__name__ == "ends-with-question"
 
