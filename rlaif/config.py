@@ -232,10 +232,7 @@ def _constitution_reward_problems(constitution: Any, registry: Any) -> list[Prob
     """Rewards a constitution attaches to its principles must exist and take the options given."""
     problems = []
     for p_index, principle in enumerate(constitution.principles):
-        for r_index, entry in enumerate(principle.rewards):
-            name, options = (
-                (entry, {}) if isinstance(entry, str) else (entry["name"], entry.get("options", {}))
-            )
+        for r_index, (name, options) in enumerate(principle.reward_specs()):
             where = f"principles[{p_index}].rewards[{r_index}]"
             if name not in registry.entries["rewards"]:
                 problems.append(

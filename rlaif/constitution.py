@@ -31,6 +31,13 @@ class Principle:
     criteria: tuple[str, ...] = ()
     """Additive rubric criteria for the score judge (``scale: rubric``)."""
 
+    def reward_specs(self) -> list[tuple[str, dict[str, Any]]]:
+        """The attached rewards as ``(name, options)``; the file may write a bare name or ``{name, options}``."""
+        return [
+            (entry, {}) if isinstance(entry, str) else (entry["name"], dict(entry.get("options") or {}))
+            for entry in self.rewards
+        ]
+
 
 @dataclass(frozen=True)
 class Example:

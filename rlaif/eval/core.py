@@ -81,10 +81,7 @@ def constitution_rewards(constitution: Constitution, registry: Any) -> list[tupl
 
     built: dict[str, Reward] = {}
     for principle in constitution.principles:
-        for entry in principle.rewards:
-            name, options = (
-                (entry, {}) if isinstance(entry, str) else (entry["name"], entry.get("options") or {})
-            )
+        for name, options in principle.reward_specs():
             label = name if not options else f"{name} {json.dumps(options, sort_keys=True)}"
             if label not in built:
                 built[label] = build_reward(name, options, registry, constitution.source)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rlaif.errors import Problem, RlaifError
+from rlaif.errors import Problem
 from rlaif.optimizers.common import (
     LORA_SCHEMA,
     defaults,
@@ -24,7 +24,8 @@ from rlaif.optimizers.common import (
     train_metrics,
     trainer_arguments,
 )
-from rlaif.optimizers.scorers import SCORER_LIST_SCHEMA, build_scorers, scorer_problems
+from rlaif.optimizers.online import online_scorers
+from rlaif.optimizers.scorers import SCORER_LIST_SCHEMA, scorer_problems
 from rlaif.protocols import TrainRequest, TrainResult
 
 OPTIONS_SCHEMA = {
@@ -161,17 +162,7 @@ class GRPOOptimizer:
         from trl import GRPOConfig, GRPOTrainer
 
         opts = self.options
-        problems = self.check()
-        if problems:
-            raise RlaifError("impossible GRPO settings", problems)
-        if request.prompts is None or len(request.prompts) == 0:
-            raise RlaifError("GRPO needs prompts to train on (TrainRequest.prompts is empty)")
-        funcs, weights = build_scorers(opts, request.rewards, request.reward_weights, request.context)
-        if not funcs:
-            raise RlaifError(
-                "GRPO needs at least one reward: set optimizer.options.rewards or judges",
-                hint="e.g. rewards: [{name: length, options: {max: 30}}]",
-            )
+        funcs, weights = online_scorers(self, request)
         output_dir = Path(request.output_dir)
         trainer_dir = output_dir / "trainer"
         tokenizer = AutoTokenizer.from_pretrained(request.policy, local_files_only=True)

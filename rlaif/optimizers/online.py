@@ -31,6 +31,32 @@ def prompts_dataset(items: Sequence[Any]):
     return Dataset.from_dict(rows)
 
 
+def online_scorers(optimizer: Any, request: Any) -> tuple[list[Reward], list[float]]:
+    """What GRPO and PPO check before training: possible settings, some prompts, at least one reward.
+
+    Returns the reward functions and weights built from the request's rewards plus the optimizer's own
+    ``rewards:`` / ``judges:`` options.
+    """
+    from rlaif.errors import RlaifError
+    from rlaif.optimizers.scorers import build_scorers
+
+    label = optimizer.name.upper()
+    problems = optimizer.check()
+    if problems:
+        raise RlaifError(f"impossible {label} settings", problems)
+    if request.prompts is None or len(request.prompts) == 0:
+        raise RlaifError(f"{label} needs prompts to train on (TrainRequest.prompts is empty)")
+    funcs, weights = build_scorers(
+        optimizer.options, request.rewards, request.reward_weights, request.context
+    )
+    if not funcs:
+        raise RlaifError(
+            f"{label} needs at least one reward: set optimizer.options.rewards or judges",
+            hint="e.g. rewards: [{name: length, options: {max: 30}}]",
+        )
+    return funcs, weights
+
+
 def constitution_rewards(constitution: Any, registry: Any) -> tuple[list[Reward], list[float]]:
     """The rewards attached to principles (``rewards: [name | {name, options}]``), weighted by the principle."""
     from rlaif.rewards.build import build_reward
@@ -38,10 +64,7 @@ def constitution_rewards(constitution: Any, registry: Any) -> tuple[list[Reward]
     funcs: list[Reward] = []
     weights: list[float] = []
     for principle in constitution.principles:
-        for index, entry in enumerate(principle.rewards):
-            name, options = (
-                (entry, {}) if isinstance(entry, str) else (entry["name"], entry.get("options", {}))
-            )
+        for index, (name, options) in enumerate(principle.reward_specs()):
             funcs.append(
                 build_reward(name, options, registry, f"principles[{principle.id}].rewards[{index}]")
             )

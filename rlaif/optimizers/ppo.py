@@ -29,9 +29,10 @@ import random
 from pathlib import Path
 from typing import Any
 
-from rlaif.errors import Problem, RlaifError
+from rlaif.errors import Problem
 from rlaif.optimizers.common import LORA_SCHEMA, defaults, lora_config
-from rlaif.optimizers.scorers import SCORER_LIST_SCHEMA, build_scorers, scorer_problems, weighted_scores
+from rlaif.optimizers.online import online_scorers
+from rlaif.optimizers.scorers import SCORER_LIST_SCHEMA, scorer_problems, weighted_scores
 from rlaif.protocols import TrainRequest, TrainResult
 
 OPTIONS_SCHEMA = {
@@ -171,17 +172,7 @@ class PPOOptimizer:
         from rlaif.optimizers import ppo_core as core
 
         opts = self.options
-        problems = self.check()
-        if problems:
-            raise RlaifError("impossible PPO settings", problems)
-        if request.prompts is None or len(request.prompts) == 0:
-            raise RlaifError("PPO needs prompts to train on (TrainRequest.prompts is empty)")
-        funcs, weights = build_scorers(opts, request.rewards, request.reward_weights, request.context)
-        if not funcs:
-            raise RlaifError(
-                "PPO needs at least one reward: set optimizer.options.rewards or judges",
-                hint="e.g. rewards: [{name: length, options: {max: 30}}]",
-            )
+        funcs, weights = online_scorers(self, request)
         bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
         accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision="bf16" if bf16 else "no")
         set_seed(request.seed + accelerator.process_index)
