@@ -173,6 +173,7 @@ def check_config(config: RunConfig) -> list[Problem]:
 
     from rlaif.constitution import load_constitution
 
+    constitution = None
     try:
         constitution = load_constitution(config["constitution"], config.base_dir)
     except RlaifError as error:
@@ -184,16 +185,27 @@ def check_config(config: RunConfig) -> list[Problem]:
     except RlaifError as error:
         problems.append(Problem(error.render(), file, "prompts"))
 
-    for kind, section in (("judges", "judge"), ("optimizers", "optimizer")):
-        name = config[section]["name"]
-        if name not in registry.entries[kind]:
-            problems.append(
-                Problem(str(registry_lookup_error(registry, kind, name)), file, f"{section}.name")
-            )
-        else:
-            problems += _options_problems(
-                kind, name, config[section]["options"], registry, file, f"{section}.options"
-            )
+    from rlaif.judges.members import judge_problems
+
+    problems += judge_problems(
+        config["judge"]["name"],
+        config["judge"]["options"],
+        registry,
+        file,
+        ["judge"],
+        base_dir=config.base_dir,
+    )  # member judges (ensemble members, a fallback) too
+    name = config["optimizer"]["name"]
+    if name not in registry.entries["optimizers"]:
+        problems.append(
+            Problem(str(registry_lookup_error(registry, "optimizers", name)), file, "optimizer.name")
+        )
+    else:
+        problems += _options_problems(
+            "optimizers", name, config["optimizer"]["options"], registry, file, "optimizer.options"
+        )
+    if constitution is not None:
+        problems += _score_principle_problems(config, constitution)
 
     for role in ("policy", "critic", "judge"):
         ref = config.model(role)
@@ -242,6 +254,30 @@ def _constitution_reward_problems(constitution: Any, registry: Any) -> list[Prob
                 problems += _options_problems(
                     "rewards", name, options, registry, constitution.source, f"{where}.options"
                 )
+    return problems
+
+
+def _score_principle_problems(config: RunConfig, constitution: Any) -> list[Problem]:
+    """``pairs.score_principles`` ids must be principles of the constitution (else the run fails mid-way)."""
+    from rlaif.errors import closest
+
+    chosen = (config.raw.get("pairs") or {}).get("score_principles")
+    if not isinstance(chosen, list):
+        return []
+    known = [p.id for p in constitution.principles]
+    problems = []
+    for index, pid in enumerate(chosen):
+        if pid not in known:
+            suggestion = closest(str(pid), known)
+            hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
+            problems.append(
+                Problem(
+                    f"unknown principle id '{pid}'{hint}; the constitution ({constitution.source}) has: "
+                    f"{', '.join(known)}",
+                    config.source,
+                    f"pairs.score_principles[{index}]",
+                )
+            )
     return problems
 
 
