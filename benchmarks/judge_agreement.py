@@ -12,6 +12,8 @@ The shared files are random permutations, so any slice is a random sample. Tune 
 
     python benchmarks/judge_agreement.py --quick            # 8 pairs per configuration, a smoke run
     python benchmarks/judge_agreement.py --n 100 --configs pairwise,likelihood
+    # a reward model distilled from the first half (rlaif judge train-rm ... --limit 200 -o rm/):
+    python benchmarks/judge_agreement.py --n 200 --configs reward-model --rm-path rm/ --datasets hh_helpful_base
 """
 
 from __future__ import annotations
@@ -46,11 +48,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configs", default="pairwise,likelihood,likelihood-contrast,score")
     parser.add_argument("--datasets", default="hh_helpful_base,hh_harmless_base")
     parser.add_argument("--context-turns", type=int, default=2, help="Last N prompt messages kept (speed).")
+    parser.add_argument("--rm-path", help="Directory of a trained reward model (config reward-model).")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's).")
     parser.add_argument("--out", default="benchmarks/results/judge_agreement.jsonl")
     args = parser.parse_args(argv)
     n = 8 if args.quick else args.n
 
     from rlaif.judges.evaluation import evaluate_judge_on_file
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.rm_path:
+        CONFIGS["reward-model"] = ("reward-model", {"path": args.rm_path})
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -75,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                 "options": options,
                 "offset": args.offset,
                 "context_turns": args.context_turns,
+                "threads": args.threads,
                 "wall_s": round(time.perf_counter() - started, 1),
                 **result.summary(),
                 "p_chosen": [round(p["p_chosen"], 5) for p in result.per_pair],

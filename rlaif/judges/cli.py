@@ -124,15 +124,61 @@ def judge_group() -> None:
 )
 @click.option("--learning-rate", type=float, default=1e-5, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option("--max-length", type=click.IntRange(min=8), default=512, show_default=True)
-@click.option("--limit", type=click.IntRange(min=1), help="Train on the first N pairs only.")
+@click.option("--gradient-accumulation-steps", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--max-length",
+    type=click.IntRange(min=8),
+    default=512,
+    show_default=True,
+    help="Pairs longer than this many tokens are skipped (the count trained on is saved with the model).",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Train on N pairs only (after --offset).")
+@click.option(
+    "--offset", type=click.IntRange(min=0), default=0, help="Skip the first N pairs (keep them held out)."
+)
+@click.option(
+    "--context-turns",
+    type=click.IntRange(min=1),
+    help="Keep only the last N prompt messages; saved with the model, and the judge trims the same way.",
+)
+@click.option(
+    "--lora-r",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="LoRA rank (0: full fine-tuning); adapters are merged into the saved model.",
+)
+@click.option("--lora-alpha", type=click.IntRange(min=1), help="LoRA alpha (default: 2 x rank).")
+@click.option("--threads", type=click.IntRange(min=1), help="torch CPU threads (default: torch's).")
 @click.option("--seed", default=0, show_default=True)
-def train_rm(pairs, output_dir, base, epochs, max_steps, learning_rate, batch_size, max_length, limit, seed):
+def train_rm(
+    pairs,
+    output_dir,
+    base,
+    epochs,
+    max_steps,
+    learning_rate,
+    batch_size,
+    gradient_accumulation_steps,
+    max_length,
+    limit,
+    offset,
+    context_turns,
+    lora_r,
+    lora_alpha,
+    threads,
+    seed,
+):
     """Distil preference PAIRS (a run's pairs.jsonl, TRL or HH JSONL) into a scalar reward model.
 
     \b
     Use it afterwards as a fast judge or reward:
       judge: {name: reward-model, options: {path: OUTPUT_DIR}}
+
+    \b
+    Human-labelled pairs work too; hold part of the file out and measure on it:
+      rlaif judge train-rm hh.jsonl --limit 200 --context-turns 2 -o rm/
+      rlaif judge-eval --data hh.jsonl --offset 200 --judge reward-model --option path=rm/
     """
     from rlaif.judges.reward_model import train_reward_model
 
@@ -144,8 +190,14 @@ def train_rm(pairs, output_dir, base, epochs, max_steps, learning_rate, batch_si
         max_steps=max_steps,
         learning_rate=learning_rate,
         batch_size=batch_size,
+        gradient_accumulation_steps=gradient_accumulation_steps,
         max_length=max_length,
         seed=seed,
         limit=limit,
+        offset=offset,
+        context_turns=context_turns,
+        lora_r=lora_r,
+        lora_alpha=lora_alpha,
+        threads=threads,
     )
     click.echo(f"Reward model: {path}")

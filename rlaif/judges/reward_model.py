@@ -37,8 +37,38 @@ OPTIONS_SCHEMA = {
         "temperature": {"type": "number", "exclusiveMinimum": 0, "default": 1.0},
         "tie_band": {"type": "number", "minimum": 0, "maximum": 0.5, "default": 0.0},
         "device": {"type": "string", "default": "auto"},
+        "context_turns": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "default": None,
+            "description": "Keep the last N prompt messages (default: what `train-rm --context-turns` saved).",
+        },
+        "threads": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "default": None,
+            "description": "CPU threads for torch (process-wide; default: torch's).",
+        },
     },
 }
+
+
+METADATA_FILE = "rlaif-reward-model.json"
+"""Written next to a trained reward model: how it was trained, so the judge reads inputs the same way."""
+
+
+def read_training_metadata(path: str | Path) -> dict[str, Any]:
+    """The ``rlaif-reward-model.json`` that ``train-rm`` saved with a model, or ``{}`` for other models."""
+    import json
+
+    meta = Path(path).expanduser() / METADATA_FILE
+    if not meta.exists():
+        return {}
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise RlaifError(f"{meta}: not valid JSON ({error.msg}, line {error.lineno})") from None
+    return data if isinstance(data, dict) else {}
 
 
 class RewardModelJudge:
@@ -54,6 +84,8 @@ class RewardModelJudge:
         temperature: float = 1.0,
         tie_band: float = 0.0,
         device: str = "auto",
+        context_turns: int | None = None,
+        threads: int | None = None,
     ):
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -67,6 +99,11 @@ class RewardModelJudge:
                 hint="Train one with `rlaif judge train-rm PAIRS.jsonl -o DIR`, or give a saved "
                 "AutoModelForSequenceClassification directory.",
             )
+        if threads:
+            torch.set_num_threads(int(threads))  # process-wide: torch has no per-model thread pool
+        self.training = read_training_metadata(local)
+        # the model judges prompts the way it was trained on them unless told otherwise
+        self.context_turns = context_turns or self.training.get("context_turns")
         self.device = pick_device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(str(local), local_files_only=True)
         if self.tokenizer.pad_token is None:
@@ -88,6 +125,8 @@ class RewardModelJudge:
         self.path = str(local)
 
     def _text(self, prompt: Conversation, response: str) -> str:
+        if self.context_turns:
+            prompt = prompt[-self.context_turns :]
         messages = [*prompt, {"role": "assistant", "content": response}]
         if self.tokenizer.chat_template:
             return self.tokenizer.apply_chat_template(messages, tokenize=False)
@@ -164,23 +203,41 @@ def train_reward_model(
     max_steps: int = -1,
     learning_rate: float = 1e-5,
     batch_size: int = 4,
+    gradient_accumulation_steps: int = 1,
     max_length: int = 512,
     seed: int = 0,
     limit: int | None = None,
+    offset: int = 0,
+    context_turns: int | None = None,
+    lora_r: int = 0,
+    lora_alpha: int | None = None,
+    threads: int | None = None,
 ) -> Path:
     """Train a scalar reward model on preference pairs with TRL's ``RewardTrainer``; returns the saved directory.
 
     ``base`` is ``embedded`` (SmolLM2-135M-Instruct) or a local model directory; a causal LM gets a fresh
-    scalar head (``num_labels=1``). Pairs: any format :func:`rlaif.judges.data.load_preference_pairs` reads.
+    scalar head (``num_labels=1``). Pairs: any format :func:`rlaif.judges.data.load_preference_pairs` reads;
+    ``offset``/``limit`` pick the training slice (so the rest of a file stays held out). ``context_turns``
+    keeps the last N prompt messages (long multi-turn contexts dominate cost); it is saved with the model and
+    the reward-model judge applies the same trimming. Pairs longer than ``max_length`` tokens are dropped by
+    TRL; how many were trained on is saved too. ``lora_r > 0`` trains LoRA adapters (plus the new head) and
+    merges them, so the output is always a plain sequence-classification directory.
     """
+    import json
+
     import torch
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl import RewardConfig, RewardTrainer
 
     from rlaif.judges.data import load_preference_pairs
+    from rlaif.judges.evaluation import trim_context
 
-    pairs = load_preference_pairs(pairs_path, limit=limit)
+    if threads:
+        torch.set_num_threads(int(threads))  # process-wide, like the transformers backend's option
+    pairs = load_preference_pairs(pairs_path, limit=limit, offset=offset)
+    if context_turns:
+        pairs = [trim_context(pair, context_turns) for pair in pairs]
     base_dir = base
     if base == "embedded":
         from rlaif.models.embedded import embedded_model_dir
@@ -195,6 +252,17 @@ def train_reward_model(
         base_dir, num_labels=1, local_files_only=True, dtype=torch.float32
     )
     model.config.pad_token_id = tokenizer.pad_token_id
+    peft_config = None
+    if lora_r > 0:
+        from peft import LoraConfig, TaskType
+
+        peft_config = LoraConfig(
+            task_type=TaskType.SEQ_CLS,  # also trains (and saves) the new score head
+            r=lora_r,
+            lora_alpha=lora_alpha or 2 * lora_r,
+            lora_dropout=0.0,
+            target_modules="all-linear",
+        )
     dataset = Dataset.from_dict(
         {
             "prompt": [p.prompt for p in pairs],
@@ -210,6 +278,7 @@ def train_reward_model(
         max_steps=max_steps,
         learning_rate=learning_rate,
         per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=gradient_accumulation_steps,
         max_length=max_length,
         seed=seed,
         report_to=[],
@@ -217,9 +286,47 @@ def train_reward_model(
         logging_steps=1,
         use_cpu=use_cpu,
         bf16=False if use_cpu else torch.cuda.is_bf16_supported(),
+        # TRL turns activation checkpointing on by default: a GPU-memory trade that only costs time on CPU
+        gradient_checkpointing=not use_cpu,
     )
-    trainer = RewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
-    trainer.train()
-    trainer.save_model(str(output_dir))
+    trainer = RewardTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
+    trained_on = len(trainer.train_dataset)
+    if trained_on == 0:
+        raise RlaifError(
+            f"{pairs_path}: every pair is longer than max_length={max_length} tokens",
+            hint="Raise --max-length or keep fewer prompt turns with --context-turns.",
+        )
+    result = trainer.train()
+    final = trainer.model
+    if peft_config is not None:
+        final = final.merge_and_unload()
+    final.save_pretrained(str(output_dir))
     tokenizer.save_pretrained(str(output_dir))
+    history = [row for row in trainer.state.log_history if "loss" in row]
+    metadata = {
+        "base": base,
+        "data": str(pairs_path),
+        "offset": offset,
+        "limit": limit,
+        "pairs_loaded": len(pairs),
+        "pairs_trained": trained_on,
+        "context_turns": context_turns,
+        "max_length": max_length,
+        "epochs": epochs,
+        "max_steps": max_steps,
+        "learning_rate": learning_rate,
+        "batch_size": batch_size,
+        "gradient_accumulation_steps": gradient_accumulation_steps,
+        "lora_r": lora_r,
+        "seed": seed,
+        "train_seconds": round(result.metrics.get("train_runtime", 0.0), 1),
+        "final_train_loss": history[-1]["loss"] if history else None,
+    }
+    (output_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
     return output_dir
