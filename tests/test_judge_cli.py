@@ -84,9 +84,8 @@ def test_judge_eval_errors_are_clean(tmp_path):
     assert result.exit_code == 2 and "line 1" in result.output and "rejected" in result.output
 
 
-@pytest.mark.slow
-def test_train_rm_then_judge_with_it(tmp_path):
-    """A tiny random-init model with the embedded tokenizer: train 2 steps, then use it as a judge."""
+def tiny_base(tmp_path):
+    """A tiny random-init causal LM with the embedded tokenizer, saved as a local base model directory."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     from rlaif.models.embedded import embedded_model_dir
@@ -105,6 +104,13 @@ def test_train_rm_then_judge_with_it(tmp_path):
     base = tmp_path / "tiny"
     LlamaForCausalLM(config).save_pretrained(base)
     tokenizer.save_pretrained(base)
+    return base
+
+
+@pytest.mark.slow
+def test_train_rm_then_judge_with_it(tmp_path):
+    """A tiny random-init model with the embedded tokenizer: train 2 steps, then use it as a judge."""
+    base = tiny_base(tmp_path)
     data = write_data(tmp_path, n=8)
     rm = tmp_path / "rm"
     result = CliRunner().invoke(
@@ -142,3 +148,41 @@ def test_train_rm_then_judge_with_it(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["n"] == 8 and report["position_consistency"] == 1.0 and 0.0 <= report["agreement"] <= 1.0
+
+
+@pytest.mark.slow
+def test_train_rm_on_a_slice_with_lora_and_trimmed_context(tmp_path):
+    """--offset/--limit pick the training slice, --context-turns is saved and the judge trims the same way,
+    LoRA adapters are merged so the output is a plain sequence-classification directory."""
+    from rlaif.judges.reward_model import RewardModelJudge, read_training_metadata
+
+    base = tiny_base(tmp_path)
+    data = write_data(tmp_path, n=8)
+    rm = tmp_path / "rm"
+    args = ["judge", "train-rm", str(data), "-o", str(rm), "--base", str(base), "--max-steps", "1"]
+    args += ["--offset", "2", "--limit", "4", "--context-turns", "1", "--lora-r", "4", "--threads", "1"]
+    result = CliRunner().invoke(
+        build_cli(), [*args, "--batch-size", "2", "--gradient-accumulation-steps", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    meta = read_training_metadata(rm)
+    assert meta["offset"] == 2 and meta["pairs_loaded"] == 4 and meta["pairs_trained"] == 4
+    assert meta["context_turns"] == 1 and meta["lora_r"] == 4
+    assert not (rm / "adapter_config.json").exists() and (rm / "config.json").exists()
+    judge = RewardModelJudge(rm)
+    assert judge.context_turns == 1
+    history = [{"role": "user", "content": "long ago"}, {"role": "assistant", "content": "ok"}]
+    question = [{"role": "user", "content": "q"}]
+    assert judge.score([history + question], ["a"]) == judge.score([question], ["a"])
+    assert RewardModelJudge(rm, context_turns=3).score([history + question], ["a"]) != judge.score(
+        [question], ["a"]
+    )
+
+
+def test_train_rm_refuses_when_every_pair_is_too_long(tmp_path):
+    from rlaif.errors import RlaifError
+    from rlaif.judges.reward_model import train_reward_model
+
+    base = tiny_base(tmp_path)
+    with pytest.raises(RlaifError, match="longer than max_length=8"):
+        train_reward_model(write_data(tmp_path, n=2), tmp_path / "rm", base=str(base), max_length=8)
