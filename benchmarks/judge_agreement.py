@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     n = 8 if args.quick else args.n
 
     from rlaif.judges.evaluation import evaluate_judge_on_file
+    from rlaif.judges.reward_model import read_training_metadata
 
     if args.threads:
         import torch
@@ -87,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
                 "offset": args.offset,
                 "context_turns": args.context_turns,
                 "threads": args.threads,
+                **(
+                    {"rm_training": read_training_metadata(options["path"])}
+                    if judge == "reward-model"
+                    else {}
+                ),
                 "wall_s": round(time.perf_counter() - started, 1),
                 **result.summary(),
                 "p_chosen": [round(p["p_chosen"], 5) for p in result.per_pair],
