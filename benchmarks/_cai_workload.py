@@ -3,6 +3,8 @@
 - ``engine``: :func:`rlaif.engine.run_cai` exactly as ``rlaif run`` calls it (journal, judge, meters, records).
 - ``raw``: the same backend calls without the engine: per chunk, three batched ``generate`` calls and one
   batched ``label_logprobs`` call over both judge orders -- the floor the engine's bookkeeping sits on.
+- ``engine-llamacpp``: the engine again, every role served from the embedded GGUF by an in-process llama.cpp
+  server (``llamacpp:embedded``) -- what a round-1 run can use, since the policy is still the base model there.
 - ``naive``: what a first script would do: one prompt at a time, Hugging Face ``model.generate`` per stage,
   one forward pass per judge order.
 
@@ -97,7 +99,7 @@ def warm_up(w: Workload) -> None:
 
 
 # -- engine ---------------------------------------------------------------------------------------------------
-def run_engine(w: Workload) -> dict[str, Any]:
+def run_engine(w: Workload, tokenizer_of: Any = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         journal = Journal(Path(folder) / "records.jsonl")
         result = run_cai(
@@ -105,7 +107,13 @@ def run_engine(w: Workload) -> dict[str, Any]:
         )
         records = Journal(Path(folder) / "records.jsonl").records
     texts = [r[k] for r in records for k in ("original", "critique", "revision")]
-    return {"pairs": result.pairs, "records": len(records), "tokens": _count_tokens(w.model, texts)}
+    tokens = _count_tokens(tokenizer_of or w.model, texts)
+    return {"pairs": result.pairs, "records": len(records), "tokens": tokens}
+
+
+def run_engine_llamacpp(w: Workload, served: Any) -> dict[str, Any]:
+    """The engine with policy, critic and judge on ``served`` (a :class:`LlamaCppChatModel`)."""
+    return run_engine(replace(w, model=served, judge=PairwiseJudge(served)), tokenizer_of=w.model)
 
 
 # -- raw backend ----------------------------------------------------------------------------------------------

@@ -5,11 +5,16 @@
 
 Both arms make the same calls on the same loaded model with the same seeds (see _cai_workload.py), so they
 generate the same tokens; the "tokens" column shows it. Target: speed-up >= 4x.
+
+``--llamacpp`` adds a third arm: the same engine with every role served from the embedded GGUF by llama.cpp
+in-process (``llamacpp:embedded``, ``--llama-threads`` threads, 8 slots). It samples different tokens (different
+kernels, 4-bit weights), so compare prompts/min with the token counts in view.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 import _cai_workload as cai
 import _common
@@ -21,6 +26,8 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=None, help="prompts per arm (default 16; quick 4)")
     parser.add_argument("--repeats", type=int, default=None, help="runs per arm, interleaved (default 1)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--llamacpp", action="store_true", help="add the llamacpp:embedded engine arm")
+    parser.add_argument("--llama-threads", type=int, default=None, help="llama.cpp threads (default: cores)")
     parser.add_argument("--max-new-tokens", type=int, default=None, help="one token budget for all stages")
     args = parser.parse_args()
     if args.threads:
@@ -33,10 +40,14 @@ def main() -> None:
         f"CAI engine vs naive loop ({prompts} prompts, quick={args.quick}, max_new_tokens={args.max_new_tokens})"
     )
     cai.warm_up(workload)
-    results = _common.interleaved(
-        {"engine": lambda: cai.run_engine(workload), "naive": lambda: cai.run_naive(workload)},
-        args.repeats or 1,
-    )
+    arms = {"engine": lambda: cai.run_engine(workload), "naive": lambda: cai.run_naive(workload)}
+    if args.llamacpp:
+        from rlaif.models.llamacpp import LlamaCppChatModel
+
+        served = LlamaCppChatModel("embedded", threads=args.llama_threads)
+        cai.run_engine_llamacpp(replace(workload, items=workload.items[:1]), served)  # warm-up
+        arms["engine-llamacpp"] = lambda: cai.run_engine_llamacpp(workload, served)
+    results = _common.interleaved(arms, args.repeats or 1)
     rows, speed, cpu = [], {}, {}
     for arm, runs in results.items():
         seconds = _common.median([m.wall for m in runs])
@@ -73,6 +84,10 @@ def main() -> None:
         )
     )
     print(f"load average at end: {_common.load_average()}")
+    if "engine-llamacpp" in speed:
+        print(
+            f"speed-up engine-llamacpp / naive (prompts per minute): {speed['engine-llamacpp'] / speed['naive']:.2f}x"
+        )
     print(
         f"speed-up engine / naive (prompts per minute, same work): {speed['engine'] / speed['naive']:.2f}x"
         f" wall, {cpu['naive'] / cpu['engine']:.2f}x CPU time  (target >= 4x)"
