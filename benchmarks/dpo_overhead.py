@@ -76,7 +76,9 @@ def run_plain(pairs_file: Path, steps: int, out: Path) -> dict:
         beta=0.1,
         learning_rate=5e-6,
         max_steps=steps,
-        per_device_train_batch_size=4,
+        per_device_train_batch_size=1,
+        gradient_accumulation_steps=4,
+        precompute_ref_log_probs=True,
         max_length=512,
         save_steps=50,
         logging_steps=1,
@@ -104,7 +106,7 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
     steps = args.steps or (2 if args.quick else 8)
-    _common.header(f"rlaif train (DPO) vs plain TRL DPOTrainer ({steps} steps of batch 4)")
+    _common.header(f"rlaif train (DPO) vs plain TRL DPOTrainer ({steps} steps of 4 pairs)")
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         pairs_file = args.pairs

@@ -77,6 +77,7 @@ def test_dpo_under_accelerate_launch_two_processes(inputs, tmp_path):
     completed = launch(
         "train", str(pairs), "--policy", str(policy), "-o", str(output),
         "--option", "max_steps=1", "--option", "per_device_train_batch_size=2",
+        "--option", "gradient_accumulation_steps=1",
     )  # fmt: skip
     check_two_process_run(completed, output)
 

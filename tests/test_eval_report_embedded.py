@@ -21,7 +21,14 @@ def test_embedded_run_evaluates_each_round_and_reports(tmp_path):
         "revision": {"max_new_tokens": 12},
         "judge": {"margin": 0.0},
         "eval": {"holdout": 2, "max_prompts": 2},
-        "optimizer": {"options": {"max_steps": 1, "per_device_train_batch_size": 2, "max_length": 192}},
+        "optimizer": {
+            "options": {
+                "max_steps": 1,
+                "per_device_train_batch_size": 2,
+                "gradient_accumulation_steps": 1,
+                "max_length": 192,
+            }
+        },
     }
     path = tmp_path / "rlaif.yaml"
     path.write_text(yaml.safe_dump(config))

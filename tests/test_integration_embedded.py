@@ -63,7 +63,14 @@ def test_run_generates_judges_trains_and_the_checkpoint_loads(tmp_path):
         "critique": {"max_new_tokens": 16},
         "revision": {"max_new_tokens": 24},
         "judge": {"margin": 0.0},
-        "optimizer": {"options": {"max_steps": 1, "per_device_train_batch_size": 2, "max_length": 256}},
+        "optimizer": {
+            "options": {
+                "max_steps": 1,
+                "per_device_train_batch_size": 2,
+                "gradient_accumulation_steps": 1,
+                "max_length": 256,
+            }
+        },
     }
     path = tmp_path / "rlaif.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -109,6 +116,8 @@ def test_train_command_on_a_pairs_file(tmp_path):
             "max_steps=2",
             "--option",
             "per_device_train_batch_size=2",
+            "--option",
+            "gradient_accumulation_steps=1",
             "--option",
             "lora={r: 4, alpha: 8}",
             "--option",

@@ -79,6 +79,7 @@ TRAIN_OPTIONS = {
     "max_steps": 3,
     "save_steps": 1,
     "per_device_train_batch_size": 2,
+    "gradient_accumulation_steps": 1,
     "max_length": 48,
     "learning_rate": 1e-3,
 }

@@ -61,7 +61,12 @@ def test_dpo_rounds_generate_with_the_previous_rounds_policy(tiny_policy, tmp_pa
         models={"policy": str(tiny_policy), "critic": "fake:critic"},
         optimizer={
             "name": "dpo",
-            "options": {"max_steps": 1, "per_device_train_batch_size": 2, "max_length": 64},
+            "options": {
+                "max_steps": 1,
+                "per_device_train_batch_size": 2,
+                "gradient_accumulation_steps": 1,
+                "max_length": 64,
+            },
         },
     )
     result = run(config, progress=False, echo=lambda _: None)
