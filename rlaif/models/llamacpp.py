@@ -105,7 +105,9 @@ class LlamaCppServer:
         params.hostnames = ["127.0.0.1"]
         params.port = 0
         params.n_parallel = parallel
-        params.kv_unified = True  # one KV cache shared by all slots; without it each slot gets n_ctx / parallel
+        params.kv_unified = (
+            True  # one KV cache shared by all slots; without it each slot gets n_ctx / parallel
+        )
         params.n_ctx = n_ctx
         params.warmup = False
         params.cpuparams.n_threads = threads
@@ -181,4 +183,10 @@ def llamacpp_factory(spec: str, options: dict[str, Any]) -> LlamaCppChatModel:
     return LlamaCppChatModel(spec, **options)
 
 
-__all__ = ["LLAMACPP_OPTIONS_SCHEMA", "LlamaCppChatModel", "LlamaCppServer", "llamacpp_factory", "resolve_gguf"]
+__all__ = [
+    "LLAMACPP_OPTIONS_SCHEMA",
+    "LlamaCppChatModel",
+    "LlamaCppServer",
+    "llamacpp_factory",
+    "resolve_gguf",
+]
