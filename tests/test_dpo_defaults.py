@@ -63,3 +63,14 @@ def test_trl_args_can_turn_precompute_off(tiny_policy, tmp_path, seen) -> None:
         TrainRequest(policy=str(tiny_policy), output_dir=tmp_path / "out", pairs=pairs())
     )
     assert seen["args"].precompute_ref_log_probs is False and seen["ref_model"] is not None
+
+
+def test_precompute_defaults_off_under_multi_process_launch(monkeypatch) -> None:
+    """TRL's precompute cannot share an in-memory dataset's cache files between DDP processes."""
+    from rlaif.optimizers.dpo import precompute_reference
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert precompute_reference({"precompute_ref_log_probs": None}) is False
+    assert precompute_reference({"precompute_ref_log_probs": True}) is True
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert precompute_reference({"precompute_ref_log_probs": None}) is True

@@ -8,6 +8,7 @@ model so downstream code never needs peft. Training resumes from the last ``chec
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -72,11 +73,12 @@ OPTIONS_SCHEMA = {
             "description": "Batches summed into one optimizer step (pairs per step = this x batch size).",
         },
         "precompute_ref_log_probs": {
-            "type": "boolean",
-            "default": True,
+            "type": ["boolean", "null"],
+            "default": None,
             "description": "Score every pair under the reference model once before training, so no second "
-            "copy of the model is kept during training (full fine-tunes: -0.5 GB for the embedded model, and "
-            "faster). Same loss; turn off only to use TRL's sync_ref_model.",
+            "copy of the model is kept during training (-0.5 GB for the embedded model, and faster; same loss). "
+            "Default (null): on for single-process training, off under a multi-process `accelerate launch`, "
+            "where TRL's precompute cannot share an in-memory dataset's cache files between processes.",
         },
         "max_length": {
             "type": "integer",
@@ -171,6 +173,13 @@ def check_options(options: dict[str, Any]) -> list[Problem]:
     return problems
 
 
+def precompute_reference(opts: dict[str, Any]) -> bool:
+    """The ``precompute_ref_log_probs`` option, with its default decided by the number of processes."""
+    if opts["precompute_ref_log_probs"] is not None:
+        return bool(opts["precompute_ref_log_probs"])
+    return int(os.environ.get("WORLD_SIZE", "1")) == 1
+
+
 class DPOOptimizer:
     """Direct Preference Optimization on (prompt, chosen, rejected) pairs."""
 
@@ -196,7 +205,7 @@ class DPOOptimizer:
             beta=opts["beta"],
             loss_type=[opts["loss_type"]] if isinstance(opts["loss_type"], str) else opts["loss_type"],
             max_length=opts["max_length"],
-            **{"precompute_ref_log_probs": opts["precompute_ref_log_probs"], **opts["trl_args"]},
+            **{"precompute_ref_log_probs": precompute_reference(opts), **opts["trl_args"]},
         )
         columns = ["prompt", "chosen", "rejected"]
         dataset = request.pairs.select_columns(columns)
