@@ -26,6 +26,9 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=None, help="prompts per arm (default 16; quick 4)")
     parser.add_argument("--repeats", type=int, default=None, help="runs per arm, interleaved (default 1)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument(
+        "--chunk-size", type=int, default=None, help="engine chunk and batch size (default 16)"
+    )
     parser.add_argument("--llamacpp", action="store_true", help="add the llamacpp:embedded engine arm")
     parser.add_argument("--llama-threads", type=int, default=None, help="llama.cpp threads (default: cores)")
     parser.add_argument("--max-new-tokens", type=int, default=None, help="one token budget for all stages")
@@ -35,7 +38,13 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
     prompts = args.prompts or (4 if args.quick else 16)
-    workload = cai.build(prompts, args.quick, max_new_tokens=args.max_new_tokens)
+    workload = cai.build(
+        prompts,
+        args.quick,
+        batch_size=args.chunk_size or 16,
+        chunk_size=args.chunk_size,
+        max_new_tokens=args.max_new_tokens,
+    )
     _common.header(
         f"CAI engine vs naive loop ({prompts} prompts, quick={args.quick}, max_new_tokens={args.max_new_tokens})"
     )
