@@ -21,46 +21,32 @@ import urllib.error
 import urllib.request
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from rlaif.models.llamacpp import LlamaCppServer, resolve_gguf
+
 PARALLEL_SLOTS = 8
-
-
-@dataclass
-class LlamaServer:
-    url: str
-    """``http://127.0.0.1:PORT`` (no /v1)."""
-    start_seconds: float
-    server: Any = field(repr=False)
-
-    @property
-    def base_url(self) -> str:
-        return self.url + "/v1"
 
 
 def start_llamacpp_server(
     gguf: Path | None = None, parallel: int = PARALLEL_SLOTS, n_ctx: int = 8192, threads: int = 1
-) -> LlamaServer:
-    """Start llama.cpp's HTTP server in-process on 127.0.0.1, a free port (rlaif's own LlamaCppServer)."""
-    from rlaif.models.llamacpp import LlamaCppServer, resolve_gguf
-
-    server = LlamaCppServer(gguf or resolve_gguf("embedded"), parallel=parallel, n_ctx=n_ctx, threads=threads)
-    return LlamaServer(url=server.url, start_seconds=server.start_seconds, server=server)
+) -> LlamaCppServer:
+    """llama.cpp's HTTP server in-process on 127.0.0.1, a free port (rlaif's own LlamaCppServer, 1 thread)."""
+    return LlamaCppServer(gguf or resolve_gguf("embedded"), parallel=parallel, n_ctx=n_ctx, threads=threads)
 
 
 @pytest.fixture(scope="session")
-def llamacpp_server() -> Iterator[LlamaServer]:
+def llamacpp_server() -> Iterator[LlamaCppServer]:
     """One llama.cpp server for the whole session (8 slots, unified 8k KV cache), stopped at the end."""
     server = start_llamacpp_server()
     try:
         yield server
     finally:
-        server.server.close()
+        server.close()
         del server
         gc.collect()
 
@@ -313,7 +299,7 @@ class FaultProxy:
 
 
 @pytest.fixture
-def fault_proxy(llamacpp_server: LlamaServer) -> Iterator[Any]:
+def fault_proxy(llamacpp_server: LlamaCppServer) -> Iterator[Any]:
     """``fault_proxy(schedule, **options) -> FaultProxy`` in front of the session's llama.cpp server."""
     proxies: list[FaultProxy] = []
 

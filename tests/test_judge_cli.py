@@ -7,6 +7,7 @@ import yaml
 from click.testing import CliRunner
 
 from rlaif.cli import build_cli
+from tests.tiny_policy import make_tiny_policy
 
 JUDGES = {"pairwise", "score", "likelihood", "reward-model", "ensemble", "rewards-as-judge"}
 
@@ -86,25 +87,7 @@ def test_judge_eval_errors_are_clean(tmp_path):
 
 def tiny_base(tmp_path):
     """A tiny random-init causal LM with the embedded tokenizer, saved as a local base model directory."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from rlaif.models.embedded import embedded_model_dir
-
-    tokenizer = AutoTokenizer.from_pretrained(str(embedded_model_dir()))
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
-    )
-    base = tmp_path / "tiny"
-    LlamaForCausalLM(config).save_pretrained(base)
-    tokenizer.save_pretrained(base)
-    return base
+    return make_tiny_policy(tmp_path / "tiny")
 
 
 @pytest.mark.slow

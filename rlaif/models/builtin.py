@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rlaif.hookspecs import hookimpl
-from rlaif.models.llamacpp import LLAMACPP_OPTIONS_SCHEMA
+from rlaif.models.llamacpp import LLAMACPP_OPTIONS_SCHEMA, llamacpp_factory
 from rlaif.models.openai_compat import OPENAI_OPTIONS_SCHEMA, openai_factory
 
 TRANSFORMERS_OPTIONS_SCHEMA = {
@@ -35,13 +35,6 @@ def embedded_factory(_spec: str, options: dict[str, Any]):
     from rlaif.models.transformers import TransformersChatModel
 
     return TransformersChatModel(embedded_model_dir(), name=f"embedded:{EMBEDDED_NAME}", **options)
-
-
-def llamacpp_factory(spec: str, options: dict[str, Any]):
-    """A GGUF served by llama.cpp in this process (xllamacpp): llamacpp:embedded or llamacpp:/path/model.gguf."""
-    from rlaif.models.llamacpp import LlamaCppChatModel
-
-    return LlamaCppChatModel(spec, **options)
 
 
 def hf_factory(spec: str, options: dict[str, Any]):

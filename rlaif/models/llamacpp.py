@@ -16,7 +16,6 @@ Trained checkpoints are safetensors, not GGUF, so a trained policy keeps using t
 from __future__ import annotations
 
 import os
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -127,7 +126,6 @@ class LlamaCppServer:
             raise RlaifError(f"llama.cpp server for {gguf.name} started but reports no listening address")
         self.url = address.rstrip("/")
         self.start_seconds = time.perf_counter() - started
-        self._lock = threading.Lock()
 
     @property
     def base_url(self) -> str:
@@ -135,8 +133,7 @@ class LlamaCppServer:
 
     def close(self) -> None:
         """Stop the server now (dropping the last reference also stops it: its destructor joins the loop)."""
-        with self._lock:
-            self._server = None
+        self._server = None
 
 
 class LlamaCppChatModel(OpenAIChatModel):
