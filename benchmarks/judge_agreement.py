@@ -14,6 +14,8 @@ The shared files are random permutations, so any slice is a random sample. Tune 
     python benchmarks/judge_agreement.py --n 100 --configs pairwise,likelihood
     # a reward model distilled from the first half (rlaif judge train-rm ... --limit 200 -o rm/):
     python benchmarks/judge_agreement.py --n 200 --configs reward-model --rm-path rm/ --datasets hh_helpful_base
+    # an ensemble fitted on the first half (rlaif judge fit-ensemble ... --limit 200 -o ens.json):
+    python benchmarks/judge_agreement.py --n 200 --configs fitted,fitted-no-length --fitted ens.json
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ CONFIGS: dict[str, tuple[str, dict]] = {
     "score": ("score", {}),
     "likelihood": ("likelihood", {}),
     "likelihood-contrast": ("likelihood", {"contrast": "plain"}),
+    "likelihood-pmi": ("likelihood", {"contrast": "prompt"}),
     "ensemble": ("ensemble", {"members": [{"name": "pairwise"}, {"name": "likelihood"}]}),
 }
 
@@ -49,7 +52,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", default="hh_helpful_base,hh_harmless_base")
     parser.add_argument("--context-turns", type=int, default=2, help="Last N prompt messages kept (speed).")
     parser.add_argument("--rm-path", help="Directory of a trained reward model (config reward-model).")
+    parser.add_argument(
+        "--fitted",
+        help="A fitted ensemble (rlaif judge fit-ensemble on pairs 0-199): configs fitted, fitted-no-length.",
+    )
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's).")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=1,
+        help="Comparisons per judge call (1 is fastest on CPU: no padding to the longest sequence).",
+    )
     parser.add_argument("--out", default="benchmarks/results/judge_agreement.jsonl")
     args = parser.parse_args(argv)
     n = 8 if args.quick else args.n
@@ -63,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     if args.rm_path:
         CONFIGS["reward-model"] = ("reward-model", {"path": args.rm_path})
+    if args.fitted:
+        CONFIGS["fitted"] = ("ensemble", {"fitted": args.fitted})
+        CONFIGS["fitted-no-length"] = ("ensemble", {"fitted": args.fitted, "length": False})
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                 limit=n,
                 offset=args.offset,
                 principle_id=principle,
-                batch_size=4,
+                batch_size=args.batch_size,
                 context_turns=args.context_turns,
             )
             line = {
@@ -88,9 +104,15 @@ def main(argv: list[str] | None = None) -> int:
                 "offset": args.offset,
                 "context_turns": args.context_turns,
                 "threads": args.threads,
+                "batch_size": args.batch_size,
                 **(
                     {"rm_training": read_training_metadata(options["path"])}
                     if judge == "reward-model"
+                    else {}
+                ),
+                **(
+                    {"fitted_ensemble": json.loads(Path(options["fitted"]).read_text(encoding="utf-8"))}
+                    if "fitted" in options
                     else {}
                 ),
                 "wall_s": round(time.perf_counter() - started, 1),

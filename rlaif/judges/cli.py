@@ -10,6 +10,9 @@ import click
 _FIELDS = [
     ("n", "pairs", "{:d}"),
     ("agreement", "agreement with human label (ties = 1/2)", "{:.3f}"),
+    ("agreement_ci95", "  95% interval (Wilson)", "{0[0]:.3f}-{0[1]:.3f}"),
+    ("longer_wins_agreement", "baseline: longer response wins (no model)", "{:.3f}"),
+    ("picks_longer", "judge picked the longer response", "{:.3f}"),
     ("single_order_agreement", "agreement, first order only", "{:.3f}"),
     ("position_consistency", "position consistency (before debiasing)", "{:.3f}"),
     ("tie_rate", "tie rate", "{:.3f}"),
@@ -20,6 +23,10 @@ _FIELDS = [
 
 
 def _json_safe(value):
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
     return None if isinstance(value, float) and (math.isnan(value) or math.isinf(value)) else value
 
 
@@ -105,6 +112,13 @@ def judge_eval(
     for key, label, fmt in _FIELDS:
         value = summary.get(key)
         click.echo(f"  {label:<42} {'n/a' if value is None else fmt.format(value)}")
+    for member, figures in (result.members or {}).items():
+        consistency = figures["position_consistency"]
+        click.echo(
+            f"  member {member}: agreement {figures['agreement']:.3f} "
+            f"({figures['agreement_ci95'][0]:.3f}-{figures['agreement_ci95'][1]:.3f}), position consistency "
+            f"{'n/a' if consistency is None else f'{consistency:.3f}'}"
+        )
 
 
 @click.group("judge")
@@ -201,3 +215,123 @@ def train_rm(
         threads=threads,
     )
     click.echo(f"Reward model: {path}")
+
+
+@judge_group.command("fit-ensemble")
+@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Labelled preference pairs (TRL or HH JSONL).",
+)
+@click.option(
+    "--member",
+    "members",
+    multiple=True,
+    required=True,
+    metavar="YAML",
+    help="A member judge as YAML, e.g. '{name: likelihood, options: {contrast: prompt}}'; repeatable.",
+)
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Fitted ensemble JSON.")
+@click.option("--model", help="Judge model spec for the members (default: the config's judge model).")
+@click.option("--limit", type=click.IntRange(min=2), help="Fit on N pairs only (after --offset).")
+@click.option(
+    "--offset", type=click.IntRange(min=0), default=0, help="Skip the first N pairs (keep them held out)."
+)
+@click.option(
+    "--principle", "principle_id", help="Principle id in the config's constitution (default: the first)."
+)
+@click.option("--question", help="A custom judging question instead of a principle.")
+@click.option(
+    "--context-turns",
+    type=click.IntRange(min=1),
+    help="Keep only the last N prompt messages (use the same value when measuring the result).",
+)
+@click.option(
+    "--length-feature",
+    is_flag=True,
+    help="Also fit a weight for log(len(a)/len(b)); the fit without it is reported next to it.",
+)
+@click.option("--l2", type=click.FloatRange(min=0), default=1.0, show_default=True, help="L2 penalty.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), help="torch CPU threads (default: torch's).")
+@click.option("--json", "as_json", is_flag=True, help="Print the fitted ensemble as JSON.")
+def fit_ensemble_command(
+    config,
+    data,
+    members,
+    output,
+    model,
+    limit,
+    offset,
+    principle_id,
+    question,
+    context_turns,
+    length_feature,
+    l2,
+    batch_size,
+    threads,
+    as_json,
+):
+    """Fit ensemble member weights (logistic regression on log-odds) on labelled pairs in DATA.
+
+    Fit on one slice and measure on another, never the same pairs:
+
+    \b
+      rlaif judge fit-ensemble --data hh.jsonl --offset 0 --limit 200 --context-turns 2 \\
+          --member '{name: likelihood}' --member '{name: likelihood, options: {contrast: prompt}}' -o ens.json
+      rlaif judge-eval --data hh.jsonl --offset 200 --context-turns 2 --judge ensemble --option fitted=ens.json
+    """
+    from dataclasses import asdict
+
+    from rlaif.errors import RlaifError
+    from rlaif.files import load_yaml_text
+    from rlaif.judges.fitting import fit_ensemble_on_file
+
+    parsed = []
+    for item in members:
+        member = load_yaml_text(item)
+        if isinstance(member, str):
+            member = {"name": member}
+        if not isinstance(member, dict) or "name" not in member:
+            raise RlaifError(f"--member '{item}': expected a judge name or YAML {{name, options, model}}")
+        parsed.append(member)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    fitted = fit_ensemble_on_file(
+        data,
+        parsed,
+        output,
+        config_path=config,
+        model=model,
+        limit=limit,
+        offset=offset,
+        principle_id=principle_id,
+        question=question,
+        context_turns=context_turns,
+        use_length=length_feature,
+        l2=l2,
+        batch_size=batch_size,
+        progress=not as_json,
+    )
+    if as_json:
+        click.echo(json.dumps(_json_safe(asdict(fitted))))
+        return
+    training = fitted.training
+    click.echo(f"Fitted ensemble: {output} (fitted on {training['n']} pairs)")
+    for label, weight in zip(training["member_labels"], fitted.weights, strict=True):
+        click.echo(f"  {label:<40} weight {weight:+.3f}   alone: {training['member_agreement'][label]:.3f}")
+    if fitted.length_weight is not None:
+        click.echo(f"  {'length term':<40} weight {fitted.length_weight:+.3f}")
+    click.echo(f"  training agreement, longer wins (no model): {training['longer_wins_agreement']:.3f}")
+    click.echo(
+        f"  training agreement, fit without length:     {training['fit_agreement_without_length']:.3f}"
+    )
+    if "fit_agreement_with_length" in training:
+        click.echo(
+            f"  training agreement, fit with length:        {training['fit_agreement_with_length']:.3f}"
+        )
+    click.echo("  (training figures are optimistic; measure on held-out pairs with `rlaif judge-eval`)")

@@ -1,8 +1,10 @@
 """The ensemble judge: several judges and/or several principles vote on each comparison.
 
 Each member judge compares every pair under every principle in the ensemble; the verdict is the mean of their
-probabilities (``combine: mean``) or the share of members that prefer ``a`` (``combine: vote``, ties count
-half). The details keep each member's probability, the per-principle mean (a score vector, not just a
+probabilities (``combine: mean``), the share of members that prefer ``a`` (``combine: vote``, ties count
+half), or a weighted sum of their log-odds, optionally plus a length term (``combine: weighted`` with
+``weights`` / ``length_weight``, or weights fitted on labelled pairs and loaded with ``fitted: FILE``; see
+:mod:`rlaif.judges.fitting`). The details keep each member's probability, the per-principle mean (a score vector, not just a
 winner) and how much the members disagreed.
 """
 
@@ -14,7 +16,9 @@ from dataclasses import replace
 from typing import Any
 
 from rlaif.constitution import Principle
+from rlaif.errors import RlaifError
 from rlaif.judges.arithmetic import apply_tie_band
+from rlaif.judges.fitting import FittedEnsemble, combine_weighted, length_feature, logit
 from rlaif.judges.members import MEMBER_SCHEMA, build_member
 from rlaif.protocols import Comparison, Judge, Verdict
 
@@ -47,7 +51,34 @@ OPTIONS_SCHEMA = {
             "description": "Judge every pair under each of these principles (judging questions) instead of "
             "only the comparison's own principle. The comparison's principle is always included.",
         },
-        "combine": {"enum": ["mean", "vote"], "default": "mean"},
+        "combine": {
+            "enum": ["mean", "vote", "weighted"],
+            "default": "mean",
+            "description": "mean probability, majority vote, or weighted log-odds (needs `weights`).",
+        },
+        "weights": {
+            "type": "array",
+            "items": {"type": "number"},
+            "minItems": 1,
+            "description": "combine: weighted: one weight per member, applied to its log-odds (mean over "
+            "principles).",
+        },
+        "length_weight": {
+            "type": "number",
+            "default": 0.0,
+            "description": "combine: weighted: weight of log((1 + len(a)) / (1 + len(b))), the length term.",
+        },
+        "fitted": {
+            "type": "string",
+            "description": "A fitted ensemble (`rlaif judge fit-ensemble -o FILE`): members, weights and "
+            "length weight come from the file; implies combine: weighted.",
+        },
+        "length": {
+            "type": "boolean",
+            "default": True,
+            "description": "With `fitted`: false uses the file's fit without the length term (a file fitted "
+            "with --length-feature holds both).",
+        },
         "tie_band": {"type": "number", "minimum": 0, "maximum": 0.5, "default": 0.0},
     },
 }
@@ -80,11 +111,35 @@ class EnsembleJudge:
         principles: Sequence[Principle] = (),
         combine: str = "mean",
         tie_band: float = 0.0,
+        weights: Sequence[float] | None = None,
+        length_weight: float = 0.0,
     ):
+        if combine not in ("mean", "vote", "weighted"):
+            raise ValueError(f"combine must be mean, vote or weighted, not {combine!r}")
+        if combine == "weighted" and (weights is None or len(weights) != len(members)):
+            raise RlaifError(
+                f"combine: weighted needs one weight per member ({len(members)} members, "
+                f"{'no' if weights is None else len(weights)} weights)",
+                hint="Give `weights`, or fit them on labelled pairs: rlaif judge fit-ensemble.",
+            )
         self.members = list(members)
         self.principles = list(principles)
         self.combine = combine
         self.tie_band = tie_band
+        self.weights = list(weights) if weights is not None else None
+        self.length_weight = length_weight
+
+    def _weighted(
+        self, comparison: Comparison, votes: Sequence[dict[str, Any]]
+    ) -> tuple[float, dict[str, Any]]:
+        assert self.weights is not None
+        member_logits = []
+        for label, _ in self.members:
+            values = [logit(v["p_a"]) for v in votes if v["judge"] == label]
+            member_logits.append(sum(values) / len(values))
+        length = length_feature(comparison.a, comparison.b)
+        p_a = combine_weighted(member_logits, self.weights, self.length_weight, length)
+        return p_a, {"member_logits": member_logits, "length_term": self.length_weight * length}
 
     def compare(self, comparisons: Sequence[Comparison]) -> list[Verdict]:
         n = len(comparisons)
@@ -104,7 +159,8 @@ class EnsembleJudge:
                             **{
                                 k: v
                                 for k, v in verdict.details.items()
-                                if k.startswith(("p_a_order", "score_", "rationale"))
+                                if k.startswith(("p_a_order", "raw_p_a_order", "score_", "rationale"))
+                                or k == "order_independent"
                             },
                         }
                     )
@@ -112,11 +168,13 @@ class EnsembleJudge:
         for index in range(n):
             votes = per_item[index]
             probabilities = [v["p_a"] for v in votes]
-            combined = (
-                sum(probabilities) / len(probabilities)
-                if self.combine == "mean"
-                else vote_share(probabilities)
-            )
+            extra: dict[str, Any] = {}
+            if self.combine == "weighted":
+                combined, extra = self._weighted(comparisons[index], votes)
+            elif self.combine == "mean":
+                combined = sum(probabilities) / len(probabilities)
+            else:
+                combined = vote_share(probabilities)
             p_a, tie = apply_tie_band(combined, self.tie_band)
             by_principle: dict[str, list[float]] = {}
             for vote in votes:
@@ -128,23 +186,48 @@ class EnsembleJudge:
                 "disagreement": disagreement(probabilities),
                 "p_a_stdev": statistics.pstdev(probabilities),
                 "tie": tie,
+                **extra,
             }
-            for key in ("p_a_order_ab", "p_a_order_ba"):
-                values = [v[key] for v in votes if v.get(key) is not None]
-                if len(values) == len(votes):
-                    details[key] = sum(values) / len(values)
+            if self.combine != "weighted":  # a weighted verdict is not a mean of the members' orders
+                for key in ("p_a_order_ab", "p_a_order_ba"):
+                    values = [v[key] for v in votes if v.get(key) is not None]
+                    if len(values) == len(votes):
+                        details[key] = sum(values) / len(values)
+            if all(v.get("order_independent") for v in votes):
+                details["order_independent"] = True
             verdicts.append(Verdict(p_a, details))
         return verdicts
 
 
 def ensemble_factory(options: dict[str, Any], context: Any) -> EnsembleJudge:
-    """Several member judges and/or principles; mean probability or majority vote, disagreement reported."""
+    """Several member judges and/or principles; mean probability, majority vote or fitted weights."""
+    weights = options.get("weights")
+    length_weight = options.get("length_weight", 0.0)
+    combine = options.get("combine", "weighted" if weights is not None else "mean")
     members_config = options.get("members") or [{"name": "pairwise"}]
+    if options.get("fitted"):
+        if options.get("members") or weights is not None:
+            raise RlaifError(
+                "ensemble: give either `fitted` or `members`/`weights`, not both",
+                hint="A fitted ensemble file holds its members and weights.",
+            )
+        if combine != "weighted" and "combine" in options:
+            raise RlaifError(f"ensemble: a fitted ensemble combines by weighted log-odds, not {combine!r}")
+        fitted = FittedEnsemble.load(options["fitted"])
+        members_config, weights, combine = fitted.members, fitted.weights, "weighted"
+        length_weight = fitted.length_weight or 0.0
+        if not options.get("length", True):
+            weights, length_weight = fitted.weights_without_length(), 0.0
     members = []
     for index, member in enumerate(members_config):
         label = member["name"] + (f"@{member['model']}" if member.get("model") else "")
         members.append((f"{index}:{label}", build_member(member, context, f"judge.options.members.{index}")))
     principles = [_as_principle(item, i) for i, item in enumerate(options.get("principles") or [])]
     return EnsembleJudge(
-        members, principles, combine=options.get("combine", "mean"), tie_band=options.get("tie_band", 0.0)
+        members,
+        principles,
+        combine=combine,
+        tie_band=options.get("tie_band", 0.0),
+        weights=weights,
+        length_weight=length_weight,
     )

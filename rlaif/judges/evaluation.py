@@ -6,10 +6,16 @@ compares the judge's confidence with how often it agrees, in ten confidence bins
 whether the verdict survives swapping the two responses, *before* any debiasing: read from the per-order
 probabilities a both-orders judge reports, 1.0 for judges that score each response on its own, and measured
 with a second, swapped call for single-order judges.
+
+Two references keep the figures honest: a 95% Wilson interval for the agreement (200 pairs still leave about
++-0.07), and the "longer response wins" baseline on the same pairs together with how often the judge itself
+picked the longer response (length is a strong, cheap signal in human preference data, so a judge can look
+good by measuring length). For an ensemble, every member's own agreement is reported from the same verdicts.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -66,6 +72,59 @@ def same_side(p: float, q: float) -> bool:
     return side(p) == side(q)
 
 
+def wilson_interval(successes: float, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """95% Wilson score interval for a proportion (``successes`` may be fractional: ties count half)."""
+    if n <= 0:
+        return (float("nan"), float("nan"))
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def longer_side(a: str, b: str) -> float:
+    """1 if ``a`` is longer (characters), 0 if ``b`` is, 0.5 for equal lengths."""
+    return 0.5 if len(a) == len(b) else float(len(a) > len(b))
+
+
+def member_breakdown(per_pair: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]] | None:
+    """Agreement, single-order agreement and position consistency of each ensemble member (mean over the
+    principles it judged under), from the ``members`` an ensemble verdict reports; None for other judges."""
+    if not per_pair or not all("members" in entry["details"] for entry in per_pair):
+        return None
+    stats: dict[str, dict[str, list[float]]] = {}
+    for entry in per_pair:
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for vote in entry["details"]["members"]:
+            grouped.setdefault(str(vote["judge"]), []).append(vote)
+        for label, votes in grouped.items():
+            p_a = sum(v["p_a"] for v in votes) / len(votes)
+            p_chosen = p_a if entry["chosen_is_a"] else 1.0 - p_a
+            bucket = stats.setdefault(label, {"agree": [], "single": [], "consistent": []})
+            bucket["agree"].append(agreement_value(p_chosen))
+            orders = [order_verdicts(v) for v in votes]
+            if all(o is not None for o in orders):
+                first = sum(o[0] for o in orders if o is not None) / len(orders)
+                bucket["single"].append(agreement_value(first if entry["chosen_is_a"] else 1.0 - first))
+                bucket["consistent"] += [float(same_side(*o)) for o in orders if o is not None]
+            elif all(v.get("order_independent") for v in votes):
+                bucket["consistent"] += [1.0] * len(votes)
+    n = len(per_pair)
+    out: dict[str, dict[str, Any]] = {}
+    for label, bucket in stats.items():
+        agreement = sum(bucket["agree"]) / n
+        out[label] = {
+            "agreement": agreement,
+            "agreement_ci95": list(wilson_interval(sum(bucket["agree"]), n)),
+            "single_order_agreement": sum(bucket["single"]) / n if len(bucket["single"]) == n else None,
+            "position_consistency": (
+                sum(bucket["consistent"]) / len(bucket["consistent"]) if bucket["consistent"] else None
+            ),
+        }
+    return out
+
+
 @dataclass
 class JudgeEvaluation:
     n: int
@@ -79,6 +138,14 @@ class JudgeEvaluation:
     seconds: float = 0.0
     single_order_agreement: float | None = None
     """Agreement from the first order alone (before combining orders), when the judge reports it."""
+    agreement_ci95: tuple[float, float] | None = None
+    """95% Wilson interval of ``agreement``."""
+    longer_wins_agreement: float | None = None
+    """The "longer response wins" baseline's agreement on the same pairs (no model)."""
+    picks_longer: float | None = None
+    """Share of pairs where the judge preferred the longer response (ties and equal lengths count half)."""
+    members: dict[str, dict[str, Any]] | None = None
+    """Ensembles: each member's agreement, interval, single-order agreement and position consistency."""
     per_pair: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def summary(self) -> dict[str, Any]:
@@ -137,11 +204,17 @@ def evaluate_judge(
             consistent[index] = same_side(verdicts[index].p_a, 1.0 - verdict.p_a)
 
     per_pair = []
-    agreements, confidences, ties, single = [], [], [], []
+    agreements, confidences, ties, single, longer_wins, picks_longer = [], [], [], [], [], []
     for pair, verdict, a_first, same in zip(pairs, verdicts, chosen_is_a, consistent, strict=True):
         p_chosen = verdict.p_a if a_first else 1.0 - verdict.p_a
         tie = bool(verdict.details.get("tie")) or abs(verdict.p_a - 0.5) <= TIE_EPS
         agree = agreement_value(p_chosen, tie)
+        chosen_longer = longer_side(pair.chosen, pair.rejected)
+        longer_wins.append(chosen_longer)
+        if chosen_longer == 0.5 or tie:
+            picks_longer.append(0.5)
+        else:
+            picks_longer.append(float((p_chosen > 0.5) == (chosen_longer == 1.0)))
         agreements.append(agree)
         ties.append(tie)
         confidences.append(max(verdict.p_a, 1.0 - verdict.p_a))
@@ -173,6 +246,10 @@ def evaluate_judge(
         judge=getattr(judge, "name", type(judge).__name__),
         seconds=elapsed,
         single_order_agreement=sum(single) / len(single) if len(single) == n else None,
+        agreement_ci95=wilson_interval(sum(agreements), n),
+        longer_wins_agreement=sum(longer_wins) / n if n else None,
+        picks_longer=sum(picks_longer) / n if n else None,
+        members=member_breakdown(per_pair),
         per_pair=per_pair,
     )
 

@@ -3,9 +3,11 @@
 Small models are poor at *answering* "A or B?" (SmolLM2-135M says "A" whatever the order), but their
 log-likelihoods still carry signal. This judge asks for no verdict at all: it scores each response by its mean
 per-token log-probability as the reply to the conversation, with a system prompt that states the principle, and
-compares the two scores. With ``contrast`` it subtracts the score under a second system prompt (none, or an
-opposite principle), a pointwise-mutual-information score that cancels how generic or fluent a text is in
-itself. Each response is scored separately, so the verdict cannot depend on presentation order.
+compares the two scores. With ``contrast`` it subtracts a second score of the same response, a
+pointwise-mutual-information score that cancels how generic or fluent a text is in itself: ``plain`` (no system
+prompt) or ``opposite`` (an opposite principle) isolate the principle's effect; ``prompt`` keeps the system
+prompt but drops the conversation (an empty user turn), so the score is how much the user's request makes the
+reply likelier -- relevance, with the reply's own fluency and length prior cancelled. Each response is scored separately, so the verdict cannot depend on presentation order.
 
 Needs the backend's optional ``response_logprobs`` method (the transformers backend has it).
 """
@@ -23,6 +25,7 @@ DEFAULT_SYSTEM = (
     "You are a helpful, honest and harmless assistant. Your replies are judged by this question: {question}"
 )
 OPPOSITE_SYSTEM = "You are an unhelpful assistant. Your replies are evasive, irrelevant or inaccurate."
+CONTRASTS = ("none", "plain", "opposite", "prompt")
 DEFAULT_QUESTION = "Which response is more helpful, honest and harmless?"
 
 OPTIONS_SCHEMA = {
@@ -35,10 +38,11 @@ OPTIONS_SCHEMA = {
             "description": "Principle-conditioned system prompt; {question} is the principle's judging question.",
         },
         "contrast": {
-            "enum": ["none", "plain", "opposite"],
+            "enum": list(CONTRASTS),
             "default": "none",
-            "description": "Subtract the response's score with no system prompt ('plain') or with "
-            "`contrast_system` ('opposite'): a PMI score that discounts generic fluent text.",
+            "description": "Subtract the response's score with no system prompt ('plain'), with "
+            "`contrast_system` ('opposite'), or with the same system prompt but no conversation ('prompt': "
+            "PMI between reply and request): a PMI score that discounts generic fluent text.",
         },
         "contrast_system": {"type": "string", "default": OPPOSITE_SYSTEM},
         "reduction": {
@@ -78,6 +82,8 @@ class LikelihoodJudge:
                 hint="Use a local model (embedded or a Hugging Face directory) as the judge model, "
                 "or another judge (pairwise, score).",
             )
+        if contrast not in CONTRASTS:
+            raise ValueError(f"contrast must be one of {', '.join(CONTRASTS)}, not {contrast!r}")
         self.model = model
         self.system = system
         self.contrast = contrast
@@ -108,10 +114,13 @@ class LikelihoodJudge:
         )
         if self.contrast == "none":
             return conditioned
-        other = None if self.contrast == "plain" else self.contrast_system
-        baseline = self.model.response_logprobs(
-            [self._conditioned(p, other) for p in prompts], list(responses), reduction=self.reduction
-        )
+        if self.contrast == "prompt":
+            empty: Conversation = [{"role": "user", "content": ""}]
+            contexts = [self._conditioned(empty, s) for s in systems]
+        else:
+            other = None if self.contrast == "plain" else self.contrast_system
+            contexts = [self._conditioned(p, other) for p in prompts]
+        baseline = self.model.response_logprobs(contexts, list(responses), reduction=self.reduction)
         return [None if c is None or b is None else c - b for c, b in zip(conditioned, baseline, strict=True)]
 
     def compare(self, comparisons: Sequence[Comparison]) -> list[Verdict]:
