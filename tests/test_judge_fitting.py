@@ -244,3 +244,21 @@ def test_fit_ensemble_cli_fits_on_one_slice_and_judge_eval_uses_the_file(tmp_pat
         ["judge", "fit-ensemble", str(config), "--data", str(data), "--member", "[1]", "-o", str(out)],
     )
     assert bad.exit_code != 0 and "expected a judge name" in bad.output
+
+
+def test_config_check_finds_weight_and_fitted_file_mistakes(tmp_path):
+    from rlaif.config import check_config, config_from_dict
+
+    def problems(options):
+        raw = {"judge": {"name": "ensemble", "options": options}}
+        return "\n".join(str(p) for p in check_config(config_from_dict(raw, source="run.yaml")))
+
+    two = [{"name": "pairwise"}, {"name": "likelihood"}]
+    assert "3 weights for 2 members" in problems({"members": two, "weights": [1, 2, 3]})
+    assert "judge.options.combine" in problems({"members": two, "combine": "weighted"})
+    assert "does not exist" in problems({"fitted": str(tmp_path / "nope.json")})
+    fitted, _ = fit_two_members(tmp_path)
+    path = fitted.save(tmp_path / "fit.json")
+    assert problems({"fitted": str(path)}) == ""
+    assert problems({"members": two, "weights": [1, 0.5], "length_weight": 0.2}) == ""
+    assert "not both" in problems({"fitted": str(path), "members": two})

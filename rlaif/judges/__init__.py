@@ -36,8 +36,10 @@ def register_judges(register):
     register(
         "ensemble",
         ensemble.ensemble_factory,
-        description="Several judges and/or principles: mean probability or majority vote, disagreement reported",
+        description="Several judges and/or principles: mean probability, majority vote or fitted weights "
+        "(rlaif judge fit-ensemble), disagreement reported",
         options_schema=ensemble.OPTIONS_SCHEMA,
+        check=ensemble.check_options,
     )
     register(
         "rewards-as-judge",

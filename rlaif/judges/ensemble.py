@@ -199,6 +199,36 @@ class EnsembleJudge:
         return verdicts
 
 
+def check_options(options: dict[str, Any]) -> list[Any]:
+    """``rlaif config check``: weights match the members, a fitted file exists and is one, no conflicts."""
+    from rlaif.errors import Problem
+
+    problems = []
+    weights = options.get("weights")
+    if options.get("fitted"):
+        if options.get("members") or weights is not None:
+            problems.append(Problem("give either `fitted` or `members`/`weights`, not both", where="fitted"))
+        try:
+            FittedEnsemble.load(options["fitted"])
+        except RlaifError as exc:
+            problems.append(Problem(str(exc), where="fitted"))
+        return problems
+    members = options.get("members") or [{"name": "pairwise"}]
+    if weights is not None and len(weights) != len(members):
+        problems.append(
+            Problem(
+                f"{len(weights)} weights for {len(members)} members: give one per member", where="weights"
+            )
+        )
+    if options.get("combine") == "weighted" and weights is None:
+        problems.append(
+            Problem(
+                "combine: weighted needs `weights` (or `fitted`: rlaif judge fit-ensemble)", where="combine"
+            )
+        )
+    return problems
+
+
 def ensemble_factory(options: dict[str, Any], context: Any) -> EnsembleJudge:
     """Several member judges and/or principles; mean probability, majority vote or fitted weights."""
     weights = options.get("weights")
