@@ -111,7 +111,9 @@ class FaultProxy:
 
     ``log`` records ``(fault, last user message)`` per request; ``answers`` maps the last user message of every
     forwarded request to the content the real server answered, so tests can check results are aligned.
-    ``max_in_flight`` is the most requests the proxy was handling at once.
+    ``max_in_flight`` is the most requests the proxy was handling at once: a request counts from its arrival until
+    its reply starts to go out (counting to the end of the write would race the client, which may send its next
+    request as soon as it has read the reply, before this thread has finished).
     """
 
     def __init__(
@@ -138,6 +140,7 @@ class FaultProxy:
         self._release = threading.Event()
         self.in_flight = 0
         self.max_in_flight = 0
+        self._counted = threading.local()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -208,9 +211,16 @@ class FaultProxy:
             self.log.append((fault, key))
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        self._counted.active = True
         try:
             self._inject(handler, body, key, fault)
         finally:
+            self._answering()
+
+    def _answering(self) -> None:
+        """This thread's request stops counting as in flight (once): its reply is about to be written."""
+        if getattr(self._counted, "active", False):
+            self._counted.active = False
             with self._lock:
                 self.in_flight -= 1
 
@@ -242,6 +252,7 @@ class FaultProxy:
             handler.close_connection = True
         elif fault == "malformed":
             raw = b'{"choices": [{"message": {"content": "trunc'
+            self._answering()
             handler.send_response(200)
             handler.send_header("Content-Type", "application/json")
             handler.send_header("Content-Length", str(len(raw)))
@@ -252,6 +263,7 @@ class FaultProxy:
         self, handler: BaseHTTPRequestHandler, status: int, payload: Any, retry_after: str | None = None
     ):
         raw = json.dumps(payload).encode()
+        self._answering()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(raw)))
@@ -291,6 +303,7 @@ class FaultProxy:
                 for choice in payload.get("choices", []):
                     choice.pop("logprobs", None)
                 raw = json.dumps(payload).encode()
+        self._answering()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(raw)))
