@@ -68,3 +68,142 @@ def test_threads_option_is_in_the_backend_schema():
 
     schema = get_registry().get("models", "embedded").options_schema
     assert schema["properties"]["threads"]["minimum"] == 1
+
+
+# -- prefix cache ------------------------------------------------------------------------------------------------
+def _stage_conversations(model, prompts):
+    """An answer call, then critique-shaped prompts that start with each prompt and its answer (as the engine's)."""
+    from rlaif.protocols import GenerationParams
+
+    answers = model.generate(prompts, GenerationParams(max_new_tokens=12, temperature=0.0))
+    return [
+        [
+            *prompt,
+            {"role": "assistant", "content": answer},
+            {"role": "user", "content": "Critique that reply."},
+        ]
+        for prompt, answer in zip(prompts, answers, strict=True)
+    ]
+
+
+_PROMPTS = [
+    [{"role": "user", "content": "Name a colour."}],
+    [
+        {
+            "role": "user",
+            "content": "Write one sentence about rivers and the sea, please, as plainly as you can.",
+        }
+    ],
+    [{"role": "user", "content": "What is two plus two?"}],
+]
+
+
+def test_prefix_cache_reuses_the_previous_call_and_gives_the_same_tokens(tiny_model_dir):
+    from rlaif.protocols import GenerationParams
+
+    params = GenerationParams(max_new_tokens=10, temperature=0.0)
+    cached = TransformersChatModel(tiny_model_dir, device="cpu", batch_size=2)
+    plain = TransformersChatModel(tiny_model_dir, device="cpu", batch_size=2, prefix_cache_mb=0)
+    assert plain.prefix_cache is None
+
+    follow_ups = _stage_conversations(cached, _PROMPTS)
+    assert follow_ups == _stage_conversations(plain, _PROMPTS)
+    fed_before = cached.prefix_cache.fed_tokens
+    with_cache = cached.generate(follow_ups, params)
+    assert cached.prefix_cache.reused_tokens > 0  # each prompt + answer came from the answer call's keys
+    total = sum(
+        len(cached.tokenizer(cached.render(c), add_special_tokens=False)["input_ids"]) for c in follow_ups
+    )
+    assert cached.prefix_cache.fed_tokens - fed_before < total / 2
+    assert with_cache == plain.generate(follow_ups, params)
+
+    # Sampled generation reuses the cache too and still draws each row's own seeded sample.
+    sampled = GenerationParams(max_new_tokens=10, temperature=0.8, top_p=0.9)
+    cached.generate(_PROMPTS, GenerationParams(max_new_tokens=12, temperature=0.0))
+    assert cached.generate(follow_ups, sampled, seeds=[1, 2, 3]) == plain.generate(
+        follow_ups, sampled, seeds=[1, 2, 3]
+    )
+
+
+def test_prefix_cache_is_dropped_when_the_weights_change(tiny_model_dir):
+    from rlaif.protocols import GenerationParams
+
+    params = GenerationParams(max_new_tokens=10, temperature=0.0)
+    cached = TransformersChatModel(tiny_model_dir, device="cpu", batch_size=4)
+    plain = TransformersChatModel(tiny_model_dir, device="cpu", batch_size=4, prefix_cache_mb=0)
+    follow_ups = _stage_conversations(cached, _PROMPTS)
+    _stage_conversations(plain, _PROMPTS)
+    with torch.no_grad():  # an optimizer step, in effect: the same in-place update on both copies
+        for model in (cached, plain):
+            for parameter in model.model.parameters():
+                parameter.mul_(1.5)
+    reused = cached.prefix_cache.reused_tokens
+    assert cached.generate(follow_ups, params) == plain.generate(follow_ups, params)
+    assert cached.prefix_cache.reused_tokens == reused  # stale keys were not used
+
+
+def test_prefix_cache_keeps_within_its_memory_budget(tiny_model_dir):
+    from rlaif.models.prefix_cache import PrefixCache
+
+    model = TransformersChatModel(tiny_model_dir, device="cpu", batch_size=4)
+    _stage_conversations(model, _PROMPTS)
+    assert len(model.prefix_cache.rows) == len(_PROMPTS)
+    one_row = model.prefix_cache.rows[0].nbytes
+    budget = PrefixCache(max_bytes=one_row)
+    budget.replace(model.prefix_cache.rows)
+    assert len(budget.rows) == 1 and sum(r.nbytes for r in budget.rows) <= one_row
+
+
+def test_prefix_cache_option_is_in_the_backend_schema():
+    from rlaif.plugins import get_registry
+
+    schema = get_registry().get("models", "embedded").options_schema
+    assert schema["properties"]["prefix_cache_mb"]["minimum"] == 0
+
+
+def test_sliding_window_models_do_not_cache():
+    from types import SimpleNamespace
+
+    from rlaif.models.prefix_cache import supports_prefix_cache
+
+    def model(**config):
+        return SimpleNamespace(config=SimpleNamespace(**config))
+
+    assert supports_prefix_cache(model())
+    assert supports_prefix_cache(model(sliding_window=4096, use_sliding_window=False))
+    assert not supports_prefix_cache(model(sliding_window=4096))
+    assert not supports_prefix_cache(model(layer_types=["full_attention", "sliding_attention"]))
+
+
+@pytest.mark.slow
+def test_prefix_cache_on_the_embedded_model_matches_recomputing():
+    """Real weights are position-sensitive where a random tiny model is not: a cached prefix at the wrong
+    positions changes these log-probs by ~0.1, against ~1e-5 of float noise."""
+    from rlaif.constitution import Principle
+    from rlaif.judges.pairwise import PairwiseJudge
+    from rlaif.models.embedded import embedded_model_dir
+    from rlaif.protocols import Comparison, GenerationParams
+
+    cached = TransformersChatModel(embedded_model_dir(), device="cpu", batch_size=2)
+    plain = TransformersChatModel(embedded_model_dir(), device="cpu", batch_size=2, prefix_cache_mb=0)
+    params = GenerationParams(max_new_tokens=16, temperature=0.0)
+    answers = {}
+    for name, model in (("cached", cached), ("plain", plain)):
+        follow_ups = _stage_conversations(model, _PROMPTS)
+        answers[name] = model.generate(follow_ups, params)
+    assert cached.prefix_cache.reused_tokens > 0
+    assert answers["cached"] == answers["plain"]
+
+    principle = Principle(
+        id="p", critique_request="c", revision_request="r", judging_question="Which reply is more helpful?"
+    )
+    comparisons = [
+        Comparison(prompt=prompt, a=answer, b="I do not know.", principle=principle)
+        for prompt, answer in zip(_PROMPTS, answers["plain"], strict=True)
+    ]
+    reused = cached.prefix_cache.reused_tokens
+    got, expected = PairwiseJudge(cached).compare(comparisons), PairwiseJudge(plain).compare(comparisons)
+    assert cached.prefix_cache.reused_tokens > reused  # the second order reused the first's prefix
+    for a, b in zip(got, expected, strict=True):
+        for key in ("raw_p_a_order_ab", "raw_p_a_order_ba"):
+            assert a.details[key] == pytest.approx(b.details[key], abs=1e-3)

@@ -205,8 +205,14 @@ class PairwiseJudge:
         rationales: list[str] | None = None
         if self.cot:
             questions, rationales = self._with_rationales(questions)
-        raw = self._first_wins(questions)
         n = len(comparisons)
+        if self.both_orders and not self.cot:
+            # One call per order: a backend with a prefix cache then feeds the second order only from the first
+            # response on (instructions and conversation are the same in both). With CoT, one call: every
+            # question then continues a rationale the previous (generate) call has just cached.
+            raw = self._first_wins(questions[:n]) + self._first_wins(questions[n:])
+        else:
+            raw = self._first_wins(questions)
         verdicts = []
         for index, comparison in enumerate(comparisons):
             forward = self._adjust(raw[index], comparison.principle)

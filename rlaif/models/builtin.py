@@ -24,6 +24,13 @@ TRANSFORMERS_OPTIONS_SCHEMA = {
             "description": "CPU threads for torch (process-wide; default: torch's, one per physical core). "
             "On a machine busy with other work, 1 can be faster (see docs/benchmarks.md)",
         },
+        "prefix_cache_mb": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "memory for reusing the keys/values of the previous generate call: a critique prompt "
+            "starts with the answer prompt and answer, a revision prompt with the critique prompt and critique, "
+            "so those prefixes are not recomputed (default 1024; 0 turns it off)",
+        },
     },
     "additionalProperties": False,
 }

@@ -8,6 +8,7 @@ alone, in a batch, or after a resume.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,13 @@ from typing import Any
 import torch
 
 from rlaif.errors import RlaifError
+from rlaif.models.prefix_cache import (
+    PrefixBatch,
+    PrefixCache,
+    harvest,
+    supports_prefix_cache,
+    weights_fingerprint,
+)
 from rlaif.protocols import Conversation, GenerationParams
 
 
@@ -66,6 +74,19 @@ def load_causal_lm(path: str | Path, device: torch.device, dtype: torch.dtype) -
     return model, tokenizer
 
 
+@functools.cache
+def _cache_argument() -> str:
+    """The name ``generate`` takes and returns the KV cache under: ``cache`` in newer transformers (which warn
+    about the old ``past_key_values``), ``past_key_values`` before."""
+    from transformers.modeling_outputs import CausalLMOutputWithPast
+
+    return (
+        "cache"
+        if "cache" in getattr(CausalLMOutputWithPast, "__dataclass_fields__", {})
+        else "past_key_values"
+    )
+
+
 class _SeededSampler:
     """A logits processor that samples each row with its own generator and forces that token.
 
@@ -114,6 +135,7 @@ class TransformersChatModel:
         dtype: str | None = None,
         batch_size: int = 16,
         threads: int | None = None,
+        prefix_cache_mb: int = 1024,
     ):
         if threads:
             torch.set_num_threads(int(threads))  # process-wide: torch has no per-model thread pool
@@ -123,6 +145,12 @@ class TransformersChatModel:
         self.dtype = pick_dtype(self.device, dtype)
         self.batch_size = max(1, int(batch_size))
         self.model, self.tokenizer = load_causal_lm(path, self.device, self.dtype)
+        # Keys/values of the last generate call's rows, reused by the next call's shared prefixes (0 MB: off).
+        self.prefix_cache: PrefixCache | None = (
+            PrefixCache(int(prefix_cache_mb) << 20)
+            if prefix_cache_mb and supports_prefix_cache(self.model)
+            else None
+        )
 
     # -- rendering -------------------------------------------------------------------------------------------
     def render(self, conversation: Conversation) -> str:
@@ -130,15 +158,18 @@ class TransformersChatModel:
             list(conversation), tokenize=False, add_generation_prompt=True
         )
 
-    def _encode(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
-        batch = self.tokenizer(list(texts), return_tensors="pt", padding=True, add_special_tokens=False)
-        return {key: value.to(self.device) for key, value in batch.items()}
-
-    def _length_sorted_batches(self, texts: Sequence[str]) -> list[list[int]]:
+    def _batches_by_length(self, lengths: Sequence[int]) -> list[list[int]]:
         """Indices grouped into batches of similar length: less padding, same results (rows are independent)."""
-        lengths = [len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) for text in texts]
-        order = sorted(range(len(texts)), key=lambda index: lengths[index])
+        order = sorted(range(len(lengths)), key=lambda index: lengths[index])
         return [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
+
+    @property
+    def _stop_ids(self) -> list[int]:
+        ids = self.model.generation_config.eos_token_id
+        ids = [ids] if isinstance(ids, int) else list(ids or [])
+        if self.tokenizer.eos_token_id is not None:
+            ids.append(self.tokenizer.eos_token_id)
+        return sorted(set(ids))
 
     # -- ChatModel ---------------------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -150,16 +181,18 @@ class TransformersChatModel:
     ) -> list[str]:
         from transformers import GenerationConfig, LogitsProcessorList
 
-        texts = [self.render(conversation) for conversation in conversations]
-        replies: list[str] = [""] * len(texts)
-        for batch in self._length_sorted_batches(texts):
-            encoded = self._encode([texts[index] for index in batch])
-            config = GenerationConfig(
-                max_new_tokens=params.max_new_tokens,
-                do_sample=False,
-                pad_token_id=self.tokenizer.pad_token_id,
-                eos_token_id=self.tokenizer.eos_token_id,
-            )
+        prompts = [self._token_ids(self.render(c)) for c in conversations]
+        replies: list[str] = [""] * len(prompts)
+        config = GenerationConfig(
+            max_new_tokens=params.max_new_tokens,
+            do_sample=False,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self.tokenizer.eos_token_id,
+            return_dict_in_generate=True,
+        )
+        fingerprint = self._begin_caching()
+        for batch in self._batches_by_length([len(ids) for ids in prompts]):
+            laid = self._layout([prompts[index] for index in batch], fingerprint)
             processors = LogitsProcessorList()
             if params.temperature > 0:
                 generators = []
@@ -170,13 +203,42 @@ class TransformersChatModel:
                     )
                     generators.append(generator)
                 processors.append(_SeededSampler(generators, params.temperature, params.top_p))
-            output = self.model.generate(**encoded, generation_config=config, logits_processor=processors)
-            new_tokens = output[:, encoded["input_ids"].shape[1] :]
+            output = self.model.generate(
+                input_ids=laid.input_ids.to(self.device),
+                attention_mask=laid.attention_mask.to(self.device),
+                generation_config=config,
+                logits_processor=processors,
+                **({_cache_argument(): laid.cache} if laid.cache is not None else {}),
+            )
+            self._keep(output.sequences, laid.attention_mask, getattr(output, _cache_argument(), None))
+            new_tokens = output.sequences[:, laid.input_ids.shape[1] :]
             for row, index in enumerate(batch):
                 replies[index] = _truncate_at_stop(
                     self.tokenizer.decode(new_tokens[row], skip_special_tokens=True).strip(), params.stop
                 )
+        if self.prefix_cache is not None:
+            self.prefix_cache.commit()
         return replies
+
+    def _begin_caching(self) -> Any:
+        """Start collecting this call's rows; returns the weights fingerprint (None when not caching)."""
+        if self.prefix_cache is None:
+            return None
+        fingerprint = weights_fingerprint(self.model)
+        self.prefix_cache.begin(fingerprint)
+        return fingerprint
+
+    def _keep(self, sequences: torch.Tensor, prompt_mask: torch.Tensor, cache: Any) -> None:
+        """Stage a finished batch's rows for the next call, while the cache has room."""
+        if self.prefix_cache is not None and cache is not None and self.prefix_cache.has_room():
+            self.prefix_cache.stage(harvest(sequences, prompt_mask.to(self.device), cache, self._stop_ids))
+
+    def _layout(self, prompts: list[torch.Tensor], fingerprint: Any) -> PrefixBatch:
+        """Left-padded inputs, reusing cached prefixes when the prefix cache is on."""
+        pad = self.tokenizer.pad_token_id
+        if self.prefix_cache is not None:
+            return self.prefix_cache.layout(prompts, pad, self.model.config, fingerprint)
+        return PrefixCache().layout(prompts, pad, self.model.config)  # an empty cache: plain left padding
 
     @torch.inference_mode()
     def label_logprobs(
@@ -189,10 +251,11 @@ class TransformersChatModel:
         """
         label_ids = [self.tokenizer(label, add_special_tokens=False)["input_ids"] for label in labels]
         texts = [self.render(conversation) for conversation in conversations]
+        prompts = [self._token_ids(text) for text in texts]
         results: list[dict[str, float] | None] = [None] * len(texts)
-        for batch in self._length_sorted_batches(texts):
-            encoded = self._encode([texts[index] for index in batch])
-            logits = self._last_logits(encoded).float()
+        fingerprint = self._begin_caching()
+        for batch in self._batches_by_length([len(ids) for ids in prompts]):
+            logits = self._prompt_last_logits([prompts[index] for index in batch], fingerprint).float()
             logprobs = torch.log_softmax(logits, dim=-1)
             for row, index in enumerate(batch):
                 results[index] = {
@@ -201,7 +264,40 @@ class TransformersChatModel:
                     else self._continuation_logprob(texts[index], ids)
                     for label, ids in zip(labels, label_ids, strict=True)
                 }
+        if self.prefix_cache is not None:
+            self.prefix_cache.commit()
         return results
+
+    def _token_ids(self, text: str) -> torch.Tensor:
+        return torch.tensor(self.tokenizer(text, add_special_tokens=False)["input_ids"], dtype=torch.long)
+
+    def _prompt_last_logits(self, prompts: list[torch.Tensor], fingerprint: Any) -> torch.Tensor:
+        """One forward pass over a batch of prompts: next-token logits at each prompt's end.
+
+        With the prefix cache on, cached prefixes are not fed again and the batch's keys/values are kept for the
+        next call (a judge asking about the second order reuses the first order's prompt up to the responses).
+        Position ids come from the attention mask, as ``generate`` makes them, so kept keys can be reused there.
+        """
+        laid = self._layout(prompts, fingerprint)
+        ids, mask = laid.input_ids.to(self.device), laid.attention_mask.to(self.device)
+        if self.prefix_cache is None:
+            return self._last_logits({"input_ids": ids, "attention_mask": mask})
+        start = laid.cache.get_seq_length() if laid.cache is not None else 0
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        inputs = {
+            "input_ids": ids[:, start:],
+            "attention_mask": mask,
+            "position_ids": positions[:, start:],
+            "use_cache": True,
+        }
+        if laid.cache is not None:
+            inputs[_cache_argument()] = laid.cache
+        try:
+            output = self.model(**inputs, logits_to_keep=1)
+        except TypeError:
+            output = self.model(**inputs)
+        self._keep(ids, mask, getattr(output, _cache_argument(), None))
+        return output.logits[:, -1, :]
 
     def _last_logits(self, encoded: dict[str, torch.Tensor]) -> torch.Tensor:
         """Next-token logits at the last position only.
