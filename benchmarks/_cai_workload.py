@@ -51,7 +51,7 @@ class Workload:
 def build(
     prompts: int,
     quick: bool,
-    batch_size: int = 16,
+    batch_size: int = 32,
     chunk_size: int | None = None,
     max_new_tokens: int | None = None,
 ) -> Workload:
@@ -109,6 +109,15 @@ def run_engine(w: Workload, tokenizer_of: Any = None) -> dict[str, Any]:
     texts = [r[k] for r in records for k in ("original", "critique", "revision")]
     tokens = _count_tokens(tokenizer_of or w.model, texts)
     return {"pairs": result.pairs, "records": len(records), "tokens": tokens}
+
+
+def run_engine_without_prefix_cache(w: Workload) -> dict[str, Any]:
+    """The engine with the backend's prefix cache off: every prompt is fed whole, as before the cache."""
+    cache, w.model.prefix_cache = w.model.prefix_cache, None
+    try:
+        return run_engine(w)
+    finally:
+        w.model.prefix_cache = cache
 
 
 def run_engine_llamacpp(w: Workload, served: Any) -> dict[str, Any]:

@@ -8,7 +8,8 @@ generate the same tokens; the "tokens" column shows it. Target: speed-up >= 4x.
 
 ``--llamacpp`` adds a third arm: the same engine with every role served from the embedded GGUF by llama.cpp
 in-process (``llamacpp:embedded``, ``--llama-threads`` threads, 8 slots). It samples different tokens (different
-kernels, 4-bit weights), so compare prompts/min with the token counts in view.
+kernels, 4-bit weights), so compare prompts/min with the token counts in view. ``--no-cache-arm`` adds the
+engine with the transformers backend's prefix cache turned off, to show what reusing prompt prefixes is worth.
 """
 
 from __future__ import annotations
@@ -27,11 +28,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=None, help="runs per arm, interleaved (default 1)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument(
-        "--chunk-size", type=int, default=None, help="engine chunk and batch size (default 16)"
+        "--chunk-size", type=int, default=None, help="engine chunk and batch size (default 32, the run default)"
     )
     parser.add_argument("--llamacpp", action="store_true", help="add the llamacpp:embedded engine arm")
     parser.add_argument("--llama-threads", type=int, default=None, help="llama.cpp threads (default: cores)")
     parser.add_argument("--max-new-tokens", type=int, default=None, help="one token budget for all stages")
+    parser.add_argument(
+        "--no-cache-arm",
+        action="store_true",
+        help="add the engine with the backend's prefix cache off (what the cache is worth, same run)",
+    )
     args = parser.parse_args()
     if args.threads:
         import torch
@@ -41,7 +47,7 @@ def main() -> None:
     workload = cai.build(
         prompts,
         args.quick,
-        batch_size=args.chunk_size or 16,
+        batch_size=args.chunk_size or 32,
         chunk_size=args.chunk_size,
         max_new_tokens=args.max_new_tokens,
     )
@@ -50,6 +56,8 @@ def main() -> None:
     )
     cai.warm_up(workload)
     arms = {"engine": lambda: cai.run_engine(workload), "naive": lambda: cai.run_naive(workload)}
+    if args.no_cache_arm:
+        arms["engine-no-prefix-cache"] = lambda: cai.run_engine_without_prefix_cache(workload)
     if args.llamacpp:
         from rlaif.models.llamacpp import LlamaCppChatModel
 
@@ -93,6 +101,12 @@ def main() -> None:
         )
     )
     print(f"load average at end: {_common.load_average()}")
+    if "engine-no-prefix-cache" in speed:
+        print(
+            "speed-up engine-no-prefix-cache / naive (prompts per minute): "
+            f"{speed['engine-no-prefix-cache'] / speed['naive']:.2f}x; "
+            f"prefix cache: {speed['engine'] / speed['engine-no-prefix-cache']:.2f}x"
+        )
     if "engine-llamacpp" in speed:
         print(
             f"speed-up engine-llamacpp / naive (prompts per minute): {speed['engine-llamacpp'] / speed['naive']:.2f}x"

@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     header = f"{'conc':>4} | {'ours req/s':>10} {'ours tok/s':>10} | {'raw req/s':>9} {'raw tok/s':>9} | {'ratio':>5}"
     print(header)
     print("-" * len(header))
+    throughput: dict[int, tuple[float, float]] = {}  # concurrency -> (ours req/s, raw req/s)
     for concurrency in args.concurrency:
         ours, raw = [], []
         for _ in range(args.repeats):  # interleaved, so load drift hits both paths alike
@@ -157,11 +158,20 @@ def main(argv: list[str] | None = None) -> None:
         raw_s = statistics.median(elapsed for elapsed, _ in raw)
         ours_tok = statistics.median(tokens for _, tokens in ours)
         raw_tok = statistics.median(tokens for _, tokens in raw)
+        throughput[concurrency] = (args.requests / ours_s, args.requests / raw_s)
         print(
             f"{concurrency:>4} | {args.requests / ours_s:>10.2f} {ours_tok / ours_s:>10.1f} | "
             f"{args.requests / raw_s:>9.2f} {raw_tok / raw_s:>9.1f} | {raw_s / ours_s:>5.2f}"
         )
     print("\nratio = raw time / our time (1.00 = no overhead; > 1 means we were faster, i.e. noise)")
+    low, high = min(throughput), max(throughput)
+    if high > low:
+        ours_gain = throughput[high][0] / throughput[low][0]
+        raw_gain = throughput[high][1] / throughput[low][1]
+        print(
+            f"scaling, concurrency {high} / {low}: ours {ours_gain:.2f}x, raw client (the server's own gain) "
+            f"{raw_gain:.2f}x; ours / server's = {ours_gain / raw_gain:.2f}"
+        )
     if args.canned:
         server.close()
     del server

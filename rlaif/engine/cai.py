@@ -29,7 +29,7 @@ class EngineSettings:
     critique: GenerationParams
     revision: GenerationParams
     margin: float = 0.02
-    chunk_size: int = 16
+    chunk_size: int = 32
     seed: int = 0
     round: int = 1
     pairs: PairSettings = field(default_factory=PairSettings)

@@ -16,7 +16,7 @@ TRANSFORMERS_OPTIONS_SCHEMA = {
         "batch_size": {
             "type": "integer",
             "minimum": 1,
-            "description": "prompts per forward pass (default 16)",
+            "description": "prompts per forward pass (default 32)",
         },
         "threads": {
             "type": "integer",

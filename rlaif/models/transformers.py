@@ -133,7 +133,7 @@ class TransformersChatModel:
         name: str | None = None,
         device: str | None = None,
         dtype: str | None = None,
-        batch_size: int = 16,
+        batch_size: int = 32,
         threads: int | None = None,
         prefix_cache_mb: int = 1024,
     ):
