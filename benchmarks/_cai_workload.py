@@ -2,7 +2,7 @@
 
 - ``engine``: :func:`rlaif.engine.run_cai` exactly as ``rlaif run`` calls it (journal, judge, meters, records).
 - ``raw``: the same backend calls without the engine: per chunk, three batched ``generate`` calls and one
-  batched ``label_logprobs`` call over both judge orders -- the floor the engine's bookkeeping sits on.
+  batched ``label_logprobs`` call per judge order -- the floor the engine's bookkeeping sits on.
 - ``engine-llamacpp``: the engine again, every role served from the embedded GGUF by an in-process llama.cpp
   server (``llamacpp:embedded``) -- what a round-1 run can use, since the policy is still the base model there.
 - ``naive``: what a first script would do: one prompt at a time, Hugging Face ``model.generate`` per stage,
@@ -158,9 +158,9 @@ def run_raw(w: Workload) -> dict[str, Any]:
             if _keep_for_judging(answers[i], critiques[i], revisions[i])
         ]
         if judged:
-            questions = [w.judge._question(c, c.a, c.b) for c in judged]
-            questions += [w.judge._question(c, c.b, c.a) for c in judged]
-            logprobs = model.label_logprobs(questions, LABELS)
+            # One call per order, as the pairwise judge makes them (the second reuses the first's prefix).
+            logprobs = model.label_logprobs([w.judge._question(c, c.a, c.b) for c in judged], LABELS)
+            logprobs += model.label_logprobs([w.judge._question(c, c.b, c.a) for c in judged], LABELS)
             n = len(judged)
             for k in range(n):
                 forward = two_way_probability(logprobs[k])

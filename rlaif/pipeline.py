@@ -85,7 +85,29 @@ class ModelPool:
             if callable(closer):
                 closer()
         self._loaded.clear()
-        gc.collect()
+        release_memory()
+
+
+def release_memory() -> None:
+    """Give freed memory back between phases (generate, train, eval), so the next phase's peak is its own.
+
+    Trainers and models hold reference cycles that only the cycle collector frees, and glibc keeps freed heap
+    pages mapped until asked: ``malloc_trim`` returns them to the OS (skipped where there is no glibc).
+    """
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
 
 
 def resolve_local_spec(spec: str, config: RunConfig, registry: Registry) -> str:
@@ -612,6 +634,7 @@ def run(
                 checkpoint = _train_round(
                     config, run_dir, round_index, policy_spec, registry, echo, split.train
                 )
+                release_memory()  # the trainer's optimizer state and activations, before eval loads models
                 if checkpoint:
                     policy_spec = str((run_dir.path / checkpoint).resolve())
                     manifest["final_checkpoint"] = checkpoint
