@@ -277,39 +277,26 @@ class TransformersChatModel:
         With the prefix cache on, cached prefixes are not fed again and the batch's keys/values are kept for the
         next call (a judge asking about the second order reuses the first order's prompt up to the responses).
         Position ids come from the attention mask, as ``generate`` makes them, so kept keys can be reused there.
+
+        ``logits_to_keep=1`` skips the vocabulary projection for every other position: for a 49k-token vocabulary
+        that projection is ~20% of the forward pass and a [batch, length, vocab] float tensor (GBs for a batch of
+        long judge prompts). Models whose forward lacks the argument get the full logits, sliced.
         """
         laid = self._layout(prompts, fingerprint)
         ids, mask = laid.input_ids.to(self.device), laid.attention_mask.to(self.device)
-        if self.prefix_cache is None:
-            return self._last_logits({"input_ids": ids, "attention_mask": mask})
-        start = laid.cache.get_seq_length() if laid.cache is not None else 0
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        inputs = {
-            "input_ids": ids[:, start:],
-            "attention_mask": mask,
-            "position_ids": positions[:, start:],
-            "use_cache": True,
-        }
-        if laid.cache is not None:
-            inputs[_cache_argument()] = laid.cache
+        inputs: dict[str, Any] = {"input_ids": ids, "attention_mask": mask, "use_cache": False}
+        if self.prefix_cache is not None:
+            start = laid.cache.get_seq_length() if laid.cache is not None else 0
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            inputs.update(input_ids=ids[:, start:], position_ids=positions[:, start:], use_cache=True)
+            if laid.cache is not None:
+                inputs[_cache_argument()] = laid.cache
         try:
             output = self.model(**inputs, logits_to_keep=1)
         except TypeError:
             output = self.model(**inputs)
         self._keep(ids, mask, getattr(output, _cache_argument(), None))
         return output.logits[:, -1, :]
-
-    def _last_logits(self, encoded: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Next-token logits at the last position only.
-
-        ``logits_to_keep=1`` skips the vocabulary projection for every other position: for a 49k-token vocabulary
-        that projection is ~20% of the forward pass and a [batch, length, vocab] float tensor (GBs for a batch of
-        long judge prompts). Models whose forward lacks the argument get the full logits, sliced.
-        """
-        try:
-            return self.model(**encoded, logits_to_keep=1).logits[:, -1, :]
-        except TypeError:
-            return self.model(**encoded).logits[:, -1, :]
 
     @torch.inference_mode()
     def response_logprobs(
