@@ -232,6 +232,7 @@ def train_reward_model(
 
     from rlaif.judges.data import load_preference_pairs
     from rlaif.judges.evaluation import trim_context
+    from rlaif.optimizers.common import checkpointing_argument
 
     if threads:
         torch.set_num_threads(int(threads))  # process-wide, like the transformers backend's option
@@ -287,7 +288,7 @@ def train_reward_model(
         use_cpu=use_cpu,
         bf16=False if use_cpu else torch.cuda.is_bf16_supported(),
         # TRL turns activation checkpointing on by default: a GPU-memory trade that only costs time on CPU
-        gradient_checkpointing=not use_cpu,
+        **checkpointing_argument(not use_cpu),
     )
     trainer = RewardTrainer(
         model=model,

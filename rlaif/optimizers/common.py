@@ -39,6 +39,21 @@ def precision_flags() -> dict[str, Any]:
     return {"bf16": False, "fp16": False, "use_cpu": True}
 
 
+def checkpointing_argument(enabled: bool) -> dict[str, bool]:
+    """Activation checkpointing under the name this transformers takes (``gradient_checkpointing`` is a
+    deprecated alias in newer versions, which warn on every run that sets it)."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    names = {field.name for field in dataclasses.fields(TrainingArguments)}
+    return {
+        "activation_checkpointing"
+        if "activation_checkpointing" in names
+        else "gradient_checkpointing": enabled
+    }
+
+
 def trainer_arguments(opts: dict[str, Any], output_dir: Path, seed: int) -> dict[str, Any]:
     """The ``TrainingArguments`` fields every TRL-based optimizer sets the same way.
 
@@ -54,7 +69,7 @@ def trainer_arguments(opts: dict[str, Any], output_dir: Path, seed: int) -> dict
         "gradient_accumulation_steps": opts["gradient_accumulation_steps"],
         "warmup_steps": opts["warmup_steps"],
         "lr_scheduler_type": opts["lr_scheduler_type"],
-        "gradient_checkpointing": opts["gradient_checkpointing"],
+        **checkpointing_argument(opts["gradient_checkpointing"]),
         "save_strategy": "steps",
         "save_steps": opts["save_steps"],
         "save_total_limit": 1,
