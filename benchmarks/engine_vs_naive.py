@@ -28,7 +28,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=None, help="runs per arm, interleaved (default 1)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument(
-        "--chunk-size", type=int, default=None, help="engine chunk and batch size (default 32, the run default)"
+        "--chunk-size",
+        type=int,
+        default=None,
+        help="engine chunk and batch size (default 32, the run default)",
     )
     parser.add_argument("--llamacpp", action="store_true", help="add the llamacpp:embedded engine arm")
     parser.add_argument("--llama-threads", type=int, default=None, help="llama.cpp threads (default: cores)")

@@ -150,7 +150,8 @@ def test_prefix_cache_keeps_within_its_memory_budget(tiny_model_dir):
     assert len(model.prefix_cache.rows) == len(_PROMPTS)
     one_row = model.prefix_cache.rows[0].nbytes
     budget = PrefixCache(max_bytes=one_row)
-    budget.replace(model.prefix_cache.rows)
+    budget.stage(model.prefix_cache.rows)
+    budget.commit()
     assert len(budget.rows) == 1 and sum(r.nbytes for r in budget.rows) <= one_row
 
 

@@ -54,7 +54,6 @@ class PrefixBatch:
     input_ids: torch.Tensor
     attention_mask: torch.Tensor
     cache: Any  # transformers.DynamicCache, or None when nothing is reused
-    reused: list[int]
 
 
 def weights_fingerprint(model: Any) -> tuple[tuple[int, int], ...]:
@@ -81,8 +80,8 @@ def supports_prefix_cache(model: Any) -> bool:
 class PrefixCache:
     """The rows of the most recent call, looked up by longest common token prefix.
 
-    Only the latest call's rows are kept (``replace``), up to ``max_bytes`` of keys and values: each CAI stage
-    reuses the one before it, so an older call's rows would only cost memory.
+    Only the latest call's rows are kept (``commit`` swaps them in), up to ``max_bytes`` of keys and values, in
+    call order: each CAI stage reuses the one before it, so an older call's rows would only cost memory.
     """
 
     def __init__(self, max_bytes: int = 1 << 30) -> None:
@@ -92,12 +91,6 @@ class PrefixCache:
         self.reused_tokens = 0  # counters, for benchmarks and tests
         self.fed_tokens = 0
         self.begin()
-
-    def replace(self, rows: Sequence[CachedRow], fingerprint: Any = None) -> None:
-        """Keep ``rows`` (in order, while they fit the byte budget), computed by weights ``fingerprint``."""
-        self.begin(fingerprint)
-        self.stage(rows)
-        self.commit()
 
     # A call collects its rows while it still looks up the previous call's: begin, stage per batch, commit.
     def begin(self, fingerprint: Any = None) -> None:
@@ -110,6 +103,7 @@ class PrefixCache:
         return self._staged_bytes < self.max_bytes
 
     def stage(self, rows: Sequence[CachedRow]) -> None:
+        """Add a batch's rows for the next call, while they fit the byte budget."""
         for row in rows:
             if self._staged_bytes + row.nbytes > self.max_bytes:
                 self._staged_bytes = self.max_bytes  # full: keep rows in call order, no later small ones
@@ -166,7 +160,7 @@ class PrefixCache:
         self.reused_tokens += sum(reused)
         self.fed_tokens += sum(len(ids) - r for ids, r in zip(prompts, reused, strict=True))
         if width_cached == 0:
-            return PrefixBatch(input_ids, mask, None, reused)
+            return PrefixBatch(input_ids, mask, None)
         template = next(match for match, _ in matches if match is not None)
         layers = []
         for layer, like in enumerate(template.keys):
@@ -178,7 +172,7 @@ class PrefixCache:
                     keys[row, :, width_cached - r :] = match.keys[layer][:, :r]
                     values[row, :, width_cached - r :] = match.values[layer][:, :r]
             layers.append((keys, values))
-        return PrefixBatch(input_ids, mask, DynamicCache(layers, config=config), reused)
+        return PrefixBatch(input_ids, mask, DynamicCache(layers, config=config))
 
 
 def harvest(
