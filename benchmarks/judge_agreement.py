@@ -1,6 +1,6 @@
 """Judge agreement with human preference labels (HH-RLHF helpful-base / harmless-base), embedded model.
 
-Runs several judge configurations through :func:`rlaif.judges.evaluation.evaluate_judge_on_file` and writes
+Runs several judge configurations through :func:`rlaif.judges.on_file.evaluate_judge_on_file` and writes
 one JSON line per (dataset, configuration) to ``--out`` as soon as it finishes (so a long run can be
 watched and interrupted). Each line holds the summary (n, agreement, single-order agreement, position
 consistency, tie rate, mean confidence, ECE, pairs/second) plus the per-pair P(chosen), so derived figures
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     n = 8 if args.quick else args.n
 
-    from rlaif.judges.evaluation import evaluate_judge_on_file
+    from rlaif.judges.on_file import evaluate_judge_on_file
     from rlaif.judges.reward_model import read_training_metadata
 
     if args.threads:

@@ -34,7 +34,7 @@ from rlaif.constitution import load_constitution  # noqa: E402
 from rlaif.optimizers import ppo_core  # noqa: E402
 from rlaif.optimizers.online import constitution_rewards, prompts_dataset  # noqa: E402
 from rlaif.optimizers.scorers import weighted_scores  # noqa: E402
-from rlaif.plugins import get_registry  # noqa: E402
+from rlaif.plugins import load_registry  # noqa: E402
 from rlaif.prompts import load_prompts  # noqa: E402
 from rlaif.protocols import TrainRequest  # noqa: E402
 
@@ -136,7 +136,7 @@ def best_of_n_pairs(model, tokenizer, items, rewards, weights, n, max_new_tokens
 
 def run_one(name: str, args, workdir: Path) -> dict:
     config = load_config(ROOT / "examples" / f"{name}-brevity.yaml")
-    registry = get_registry(config["plugins"])
+    registry = load_registry(config["plugins"])
     constitution = load_constitution(config["constitution"], config.base_dir)
     rewards, weights = constitution_rewards(constitution, registry)
     from rlaif.models.embedded import embedded_model_dir

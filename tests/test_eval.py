@@ -73,7 +73,7 @@ def test_evaluate_against_itself_is_all_ties():
 
 
 def test_rewards_give_pass_rates_for_both_models():
-    from rlaif.rewards import build_reward
+    from rlaif import build_reward
 
     result = evaluate(
         ImprovedFake("trained"),

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from rlaif.constitution import Principle
-from rlaif.judges.data import load_preference_pairs
+from rlaif.judges.data import load_preference_pairs, trim_context
 from rlaif.judges.ensemble import EnsembleJudge
-from rlaif.judges.evaluation import evaluate_judge, trim_context
+from rlaif.judges.evaluation import evaluate_judge
 from rlaif.judges.likelihood import LikelihoodJudge
 from rlaif.judges.pairwise import PairwiseJudge
 from rlaif.judges.score import ScoreJudge

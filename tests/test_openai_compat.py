@@ -19,10 +19,9 @@ import jsonschema
 import pluggy
 import pytest
 
-from rlaif import hookspecs
+from rlaif import hookspecs, load_chat_model
 from rlaif.errors import RlaifError
 from rlaif.models import builtin as models_builtin
-from rlaif.models import load_chat_model
 from rlaif.models.openai_compat import (
     OPENAI_OPTIONS_SCHEMA,
     OpenAIChatModel,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlaif.constitution import Constitution, Principle
-from rlaif.engine.cai import prompt_seed
+from rlaif.engine.seeds import prompt_seed
 from rlaif.prompts import PromptItem
 from rlaif.protocols import ChatModel, Comparison, GenerationParams, Judge, Reward
 

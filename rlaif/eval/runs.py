@@ -15,7 +15,6 @@ from rlaif.config import RunConfig
 from rlaif.constitution import load_constitution
 from rlaif.eval.core import EvalResult, EvalSettings, constitution_rewards, evaluate
 from rlaif.files import atomic_write_json, write_jsonl
-from rlaif.plugins import Registry, get_registry
 from rlaif.prompts import PromptItem, load_prompt_items
 
 
@@ -45,16 +44,13 @@ def evaluate_config(
     model_spec: str,
     baseline_spec: str | None = None,
     items: list[PromptItem] | None = None,
-    registry: Registry | None = None,
     progress: bool = False,
 ) -> EvalResult:
     """Evaluate ``model_spec`` against ``baseline_spec`` (default: the config's policy) with the run's judge."""
-    from rlaif.pipeline import ModelPool
-
-    registry = registry or get_registry(config["plugins"])
+    registry = config.registry
     constitution = load_constitution(config["constitution"], config.base_dir)
     items = items if items is not None else eval_prompts(config)
-    pool = ModelPool(config, registry)
+    pool = config.model_pool()
     try:
         policy_ref = config.model("policy")
         baseline = pool.model(
@@ -62,7 +58,10 @@ def evaluate_config(
         )
         model = pool.model(model_spec) if model_spec != policy_ref.spec else pool.model("policy")
         section = config["judge"]
-        judge = registry.get("judges", section["name"], config.source).factory(section["options"], pool)
+        registration = registry.get("judges", section["name"], config.source)
+        judge = registration.factory(
+            registration.require_valid_options(section["options"], "judge.options"), pool
+        )
         return evaluate(
             model,
             baseline,
@@ -90,7 +89,6 @@ def evaluate_round(
     round_index: int,
     checkpoint: str,
     items: list[PromptItem],
-    registry: Registry,
     progress: bool,
     echo: Callable[[str], None],
 ) -> None:
@@ -100,9 +98,7 @@ def evaluate_round(
     if entry.get("eval") and (run_dir.path / entry["eval"]).exists():
         return
     echo(f"Evaluating round {round_index} on {len(items)} held-out prompts against the starting policy ...")
-    result = evaluate_config(
-        config, str((run_dir.path / checkpoint).resolve()), None, items, registry, progress
-    )
+    result = evaluate_config(config, str((run_dir.path / checkpoint).resolve()), None, items, progress)
     summary_path, records_path = save_eval(result, round_dir)
     summary = result.summary
     entry.update(

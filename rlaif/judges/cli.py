@@ -84,15 +84,15 @@ def judge_eval(
       rlaif judge-eval --data /work/shared/data/hh_helpful_base.jsonl --limit 50
       rlaif judge-eval --data pairs.jsonl --judge score --option scale=rubric --json
     """
-    from rlaif.cli.commands import parse_options
     from rlaif.files import write_jsonl
-    from rlaif.judges.evaluation import evaluate_judge_on_file
+    from rlaif.judges.on_file import evaluate_judge_on_file
+    from rlaif.options import parse_option_strings
 
     result = evaluate_judge_on_file(
         data,
         config_path=config,
         judge_name=judge_name,
-        options=parse_options(options),
+        options=parse_option_strings(options),
         model=model,
         limit=limit,
         offset=offset,
@@ -287,7 +287,7 @@ def fit_ensemble_command(
 
     from rlaif.errors import RlaifError
     from rlaif.files import load_yaml_text
-    from rlaif.judges.fitting import fit_ensemble_on_file
+    from rlaif.judges.on_file import fit_ensemble_on_file
 
     parsed = []
     for item in members:

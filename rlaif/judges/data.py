@@ -88,3 +88,8 @@ def load_preference_pairs(
     if not pairs:
         raise RlaifError(f"{path}: no preference pairs (after offset {offset})")
     return pairs
+
+
+def trim_context(pair: PreferencePair, turns: int) -> PreferencePair:
+    """Keep only the last ``turns`` prompt messages (long multi-turn contexts dominate judging cost)."""
+    return PreferencePair(pair.id, pair.prompt[-turns:], pair.chosen, pair.rejected)

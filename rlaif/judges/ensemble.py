@@ -18,7 +18,7 @@ from typing import Any
 from rlaif.constitution import Principle
 from rlaif.errors import RlaifError
 from rlaif.judges.arithmetic import apply_tie_band
-from rlaif.judges.fitting import FittedEnsemble, combine_weighted, length_feature, logit
+from rlaif.judges.fitting import FittedEnsemble, combine_weighted, length_feature, member_logit
 from rlaif.judges.members import MEMBER_SCHEMA, build_member
 from rlaif.protocols import Comparison, Judge, Verdict
 
@@ -42,8 +42,8 @@ OPTIONS_SCHEMA = {
             "type": "array",
             "items": MEMBER_SCHEMA,
             "minItems": 1,
-            "default": [{"name": "pairwise"}],
-            "description": "Member judges: [{name, model, options}]. `model` is a role or spec string.",
+            "description": "Member judges: [{name, model, options}]. `model` is a role or spec string. "
+            "Default: one pairwise member (unless `fitted` names them).",
         },
         "principles": {
             "type": "array",
@@ -53,8 +53,8 @@ OPTIONS_SCHEMA = {
         },
         "combine": {
             "enum": ["mean", "vote", "weighted"],
-            "default": "mean",
-            "description": "mean probability, majority vote, or weighted log-odds (needs `weights`).",
+            "description": "mean probability, majority vote, or weighted log-odds (needs `weights`). "
+            "Default: weighted when `weights` or `fitted` is given, else mean.",
         },
         "weights": {
             "type": "array",
@@ -135,7 +135,7 @@ class EnsembleJudge:
         assert self.weights is not None
         member_logits = []
         for label, _ in self.members:
-            values = [logit(v["p_a"]) for v in votes if v["judge"] == label]
+            values = [member_logit(v["p_a"]) for v in votes if v["judge"] == label]
             member_logits.append(sum(values) / len(values))
         length = length_feature(comparison.a, comparison.b)
         p_a = combine_weighted(member_logits, self.weights, self.length_weight, length)

@@ -8,7 +8,6 @@ says "A" then lands at 0.5 -- a tie -- instead of a confident wrong label.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +16,7 @@ from rlaif.judges.arithmetic import (  # two_way_probability/combine_orders re-e
     apply_tie_band,
     clamp,
     combine_orders,
+    logit,
     sigmoid,
     two_way_probability,
 )
@@ -193,7 +193,7 @@ class PairwiseJudge:
         if self.calibrate:
             prior = self._prior(principle)
             if prior is not None:
-                p_first = sigmoid(_logit(p_first) - _logit(prior))
+                p_first = sigmoid(logit(p_first) - logit(prior))
         if self.cot:
             p_first = clamp(p_first, *self.cot_clamp)
         return p_first
@@ -239,11 +239,6 @@ class PairwiseJudge:
             details["tie"] = tie
             verdicts.append(Verdict(p_a, details))
         return verdicts
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-6), 1 - 1e-6)
-    return math.log(p / (1 - p))
 
 
 def pairwise_factory(options: dict[str, Any], context: Any) -> PairwiseJudge:

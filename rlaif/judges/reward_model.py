@@ -230,8 +230,7 @@ def train_reward_model(
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl import RewardConfig, RewardTrainer
 
-    from rlaif.judges.data import load_preference_pairs
-    from rlaif.judges.evaluation import trim_context
+    from rlaif.judges.data import load_preference_pairs, trim_context
     from rlaif.optimizers.common import checkpointing_argument
 
     if threads:

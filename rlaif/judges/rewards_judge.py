@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rlaif.judges.arithmetic import preference_from_scores
-from rlaif.judges.members import MEMBER_SCHEMA, build_member, registry_of
+from rlaif.judges.members import MEMBER_SCHEMA, build_member
 from rlaif.protocols import Comparison, Judge, Reward, Verdict
 
 OPTIONS_SCHEMA = {
@@ -96,7 +96,7 @@ class RewardsJudge:
 
 def rewards_judge_factory(options: dict[str, Any], context: Any) -> RewardsJudge:
     """A verifiable reward decides the pair when it can (scores differ); otherwise a fallback judge."""
-    registry = registry_of(context)
+    registry = context.registry
     reward = registry.get("rewards", options["reward"]).factory(dict(options.get("reward_options") or {}))
     fallback = build_member(
         options.get("fallback") or {"name": "pairwise"}, context, "judge.options.fallback"

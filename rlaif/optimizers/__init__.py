@@ -9,12 +9,10 @@ from rlaif.optimizers import dpo, grpo, ppo
 def _online_check(optimizer_class):
     """``check(options)`` for an online optimizer: impossible settings plus unknown reward/judge names."""
 
-    def check(options):
+    def check(options, registry):
         from dataclasses import replace
 
-        from rlaif.plugins import get_registry
-
-        problems = optimizer_class(**options).check(options, get_registry())
+        problems = optimizer_class(**options).check(options, registry)
         # config check prefixes the options' own path; the optimizers name the full one
         return [
             replace(p, where=(p.where or "").removeprefix("optimizer.options.") or None) for p in problems

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from rlaif.records import count_drops
 from rlaif.report.plots import PLOTS
 from rlaif.report.rundata import RoundData, RunData
 
@@ -52,11 +53,7 @@ def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], cls: str = "")
 def _totals(run: RunData) -> dict[str, Any]:
     prompts = sum(len(r.records) for r in run.rounds)
     pairs = sum(len(r.pairs) for r in run.rounds)
-    drops: dict[str, int] = {}
-    for rnd in run.rounds:
-        for record in rnd.records:
-            if record.get("status") == "drop":
-                drops[record.get("reason", "?")] = drops.get(record.get("reason", "?"), 0) + 1
+    drops = count_drops(record for rnd in run.rounds for record in rnd.records)
     latest_eval = next((r.eval_summary for r in reversed(run.rounds) if r.eval_summary), None)
     return {"prompts": prompts, "pairs": pairs, "drops": drops, "eval": latest_eval}
 
@@ -86,10 +83,7 @@ def _rounds_table(run: RunData) -> str:
         return '<p class="note">No rounds yet: the run has not generated anything.</p>'
     rows = []
     for rnd in run.rounds:
-        drops: dict[str, int] = {}
-        for record in rnd.records:
-            if record.get("status") == "drop":
-                drops[record.get("reason", "?")] = drops.get(record.get("reason", "?"), 0) + 1
+        drops = count_drops(rnd.records)
         timings = rnd.entry.get("timings") or {}
         training = (
             f"loss {_num(rnd.metrics.get('first_loss'))} → {_num(rnd.metrics.get('last_loss'))}"

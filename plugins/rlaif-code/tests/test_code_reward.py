@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from rlaif_code import build_program, extract_code
 
-from rlaif.rewards import build_reward
+from rlaif import build_reward
 
 DATA = Path("/work/shared/data")
 PREFIX = 16  # rows per dataset (files are in random order); full sets: see the plugin README (CLI, ~75 s)

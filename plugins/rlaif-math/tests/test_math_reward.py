@@ -11,7 +11,7 @@ import pytest
 from rlaif_math import extract_answer, last_boxed
 from rlaif_math.checker import CheckerPool
 
-from rlaif.rewards import build_reward
+from rlaif import build_reward
 
 DATA = Path("/work/shared/data")
 
