@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="benchmarks/results/judge_agreement.jsonl")
     args = parser.parse_args(argv)
     n = 8 if args.quick else args.n
+    data = _common.data_dir()  # before the model imports: a missing data folder fails at once
 
     from rlaif.judges.evaluation import evaluate_judge_on_file
     from rlaif.judges.reward_model import read_training_metadata
@@ -81,7 +82,6 @@ def main(argv: list[str] | None = None) -> int:
         CONFIGS["fitted"] = ("ensemble", {"fitted": args.fitted})
         CONFIGS["fitted-no-length"] = ("ensemble", {"fitted": args.fitted, "length": False})
 
-    data = _common.data_dir()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     for dataset in args.datasets.split(","):
