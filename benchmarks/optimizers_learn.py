@@ -209,11 +209,12 @@ def main() -> None:
     )
     parser.add_argument("--best-of", type=int, default=4)
     parser.add_argument("--workdir", default="/tmp/rlaif-optimizers-learn")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "optimizers_learn.json"))
+    default_out = "benchmarks/results/optimizers_learn.json"  # recorded in the settings: no machine's path
+    parser.add_argument("--out", default=default_out, help="(default: %(default)s in the repository)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    out = Path(args.out)
+    out = ROOT / default_out if args.out == default_out else Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     records = []
     for name in args.only or ["dpo", "grpo", "ppo"]:

@@ -81,7 +81,7 @@ def judge_eval(
 
     \b
     Examples:
-      rlaif judge-eval --data /work/shared/data/hh_helpful_base.jsonl --limit 50
+      rlaif judge-eval --data tests/data/hh_helpful_base.sample.jsonl --limit 10
       rlaif judge-eval --data pairs.jsonl --judge score --option scale=rubric --json
     """
     from rlaif.files import write_jsonl

@@ -5,7 +5,8 @@ Accepted per line:
 - TRL explicit prompt: ``prompt`` (string or message list) + ``chosen`` / ``rejected`` (strings or message
   lists with the assistant reply) -- this is also what ``rlaif run`` writes to ``pairs.jsonl``;
 - TRL implicit prompt: ``chosen`` / ``rejected`` are whole conversations; the shared leading turns are the prompt;
-- the HH-RLHF files in ``/work/shared/data`` (``prompt`` messages + ``chosen`` / ``rejected`` strings).
+- the project's HH-RLHF files (``tests/data/hh_helpful_base.sample.jsonl``; full sets in ``../shared/data``):
+  ``prompt`` messages + ``chosen`` / ``rejected`` strings.
 """
 
 from __future__ import annotations
