@@ -46,7 +46,7 @@ def test_both_are_registered_as_online_optimizers():
 
 def test_grpo_check_reports_group_size_that_does_not_fit_the_batch():
     problems = build("grpo", {}).check({"num_generations": 3, "per_device_train_batch_size": 4})
-    assert "not divisible by num_generations (3)" in problems[0].message
+    assert "must be divisible by num_generations (3)" in problems[0].message
     assert problems[0].where == "optimizer.options.num_generations"
     assert build("grpo", {}).check({"num_generations": 2, "per_device_train_batch_size": 4}) == []
 

@@ -27,20 +27,20 @@ def register_optimizers(register):
         "dpo",
         dpo.dpo_factory,
         description="Direct Preference Optimization (TRL DPOTrainer), full fine-tune or LoRA",
-        options_schema=dpo.OPTIONS_SCHEMA,
+        options=dpo.DPOOptions,
         check=dpo.check_options,
     )
     register(
         "grpo",
         grpo.grpo_factory,
         description="Group Relative Policy Optimization (TRL GRPOTrainer) on rewards and scoring judges",
-        options_schema=grpo.OPTIONS_SCHEMA,
+        options=grpo.GRPOOptions,
         check=_online_check(grpo.GRPOOptimizer),
     )
     register(
         "ppo",
         ppo.ppo_factory,
         description="Actor-critic PPO (rlaif's own: value head, GAE, adaptive KL), rewards and scoring judges",
-        options_schema=ppo.OPTIONS_SCHEMA,
+        options=ppo.PPOOptions,
         check=_online_check(ppo.PPOOptimizer),
     )
