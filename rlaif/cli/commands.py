@@ -171,7 +171,11 @@ def plugins(as_json: bool) -> None:
                 "error": info.error,
                 "registers": {
                     kind: [
-                        {"name": name, "description": registry.entries[kind][name].description}
+                        {
+                            "name": name,
+                            "description": registry.entries[kind][name].description,
+                            "replaces": registry.entries[kind][name].replaces,
+                        }
                         for name in sorted(names)
                     ]
                     for kind, names in info.registers.items()
@@ -187,8 +191,9 @@ def plugins(as_json: bool) -> None:
             click.echo(f"  BROKEN: failed to load: {info.error}")
         for kind, names in sorted(info.registers.items()):
             for name in sorted(names):
-                description = registry.entries[kind][name].description
-                click.echo(f"  {kind[:-1]:<10} {name:<18} {description}")
+                entry = registry.entries[kind][name]
+                replaced = f" [replaces {entry.replaces}'s]" if entry.replaces else ""
+                click.echo(f"  {kind[:-1]:<10} {name:<18} {entry.description}{replaced}")
 
 
 @click.group()
