@@ -68,6 +68,14 @@ class RunConfig:
         pool = ModelPool(self.registry, {role: self.model(role) for role in ROLES}, self.base_dir)
         return pool.with_roles(**overrides) if overrides else pool
 
+    def build_judge(self, pool: ModelPool) -> Any:
+        """The configured judge on ``pool``'s models, its options validated and defaults filled in."""
+        section = self.raw["judge"]
+        registration = self.registry.get("judges", section["name"], self.source)
+        return registration.factory(
+            registration.require_valid_options(section["options"], "judge.options"), pool
+        )
+
     def sampling(self, stage: str) -> GenerationParams:
         values = dict(self.raw[stage])
         values["stop"] = tuple(values.get("stop") or ())

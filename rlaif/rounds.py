@@ -111,16 +111,12 @@ def _generate_round(
             started = time.perf_counter()
             echo(f"Loading models (policy: {policy_spec}) ...")
             policy, critic, judge_model = pool.model("policy"), pool.model("critic"), pool.model("judge")
-            judge_section = config["judge"]
-            registration = config.registry.get("judges", judge_section["name"], config.source)
-            judge = registration.factory(
-                registration.require_valid_options(judge_section["options"], "judge.options"), pool
-            )
+            judge = config.build_judge(pool)
             settings = EngineSettings(
                 answer=config.sampling("generation"),
                 critique=config.sampling("critique"),
                 revision=config.sampling("revision"),
-                margin=judge_section["margin"],
+                margin=config["judge"]["margin"],
                 chunk_size=config["chunk_size"],
                 seed=config["seed"],
                 round=round_index,

@@ -304,15 +304,16 @@ class TransformersChatModel:
         conversations: Sequence[Conversation],
         responses: Sequence[str],
         reduction: str = "sum",
-    ) -> list[float | None]:
+    ) -> list[Any]:
         """Log-probability of each ``response`` as the assistant's reply to its conversation.
 
         The response is scored as the chat template would render it, end-of-turn token included (so a reply
-        that should have stopped earlier pays for it). ``reduction="sum"`` (default) gives the total (what KL
-        estimates need), ``"mean"`` the per-token mean (length normalised, what likelihood judges compare). Optional in the ChatModel protocol.
+        that should have stopped earlier pays for it). ``reduction="sum"`` (default) gives the total,
+        ``"mean"`` the per-token mean (length normalised, what likelihood judges compare), ``"tokens"`` the list
+        of per-token log-probs (what the per-token KL estimate needs). Optional in the ChatModel protocol.
         """
-        if reduction not in ("mean", "sum"):
-            raise ValueError(f"reduction must be 'mean' or 'sum', not {reduction!r}")
+        if reduction not in ("mean", "sum", "tokens"):
+            raise ValueError(f"reduction must be 'mean', 'sum' or 'tokens', not {reduction!r}")
         prompts = [self.render(conversation) for conversation in conversations]
         end = self._end_of_turn()
         rows: list[tuple[list[int], int]] = []
@@ -321,7 +322,7 @@ class TransformersChatModel:
             response_ids = self.tokenizer(response + end, add_special_tokens=False)["input_ids"]
             rows.append((prompt_ids + response_ids, len(prompt_ids)))
         order = sorted(range(len(rows)), key=lambda index: len(rows[index][0]))
-        results: list[float | None] = [None] * len(rows)
+        results: list[Any] = [None] * len(rows)
         pad = self.tokenizer.pad_token_id
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
@@ -339,6 +340,9 @@ class TransformersChatModel:
                 targets = torch.tensor(tokens[prompt_length:], device=self.device)
                 positions = torch.arange(prompt_length - 1, len(tokens) - 1, device=self.device)
                 token_logprobs = logprobs[row, positions, targets]
+                if reduction == "tokens":
+                    results[index] = [float(value) for value in token_logprobs]
+                    continue
                 total = float(token_logprobs.sum())
                 results[index] = total / len(targets) if reduction == "mean" else total
         return results

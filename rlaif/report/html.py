@@ -58,6 +58,15 @@ def _totals(run: RunData) -> dict[str, Any]:
     return {"prompts": prompts, "pairs": pairs, "drops": drops, "eval": latest_eval}
 
 
+def _kl_text(kl: dict[str, Any]) -> str:
+    """The non-negative k3 estimate, with its 95% interval when there is one (see rlaif.eval.core)."""
+    text = _num(kl.get("estimate"), 2)
+    if kl.get("ci95"):
+        low, high = kl["ci95"]
+        text += f'<span class="ci"> [{_num(low, 2)}, {_num(high, 2)}]</span>'
+    return text
+
+
 def _cards(run: RunData, totals: dict[str, Any]) -> str:
     evaluation = totals["eval"] or {}
     items = [
@@ -66,7 +75,7 @@ def _cards(run: RunData, totals: dict[str, Any]) -> str:
         ("pairs", _num(totals["pairs"])),
         ("dropped", _num(sum(totals["drops"].values()))),
         ("win rate (latest)", _num(evaluation.get("win_rate"), 2)),
-        ("KL to start", _num((evaluation.get("kl") or {}).get("estimate"), 2)),
+        ("KL to start (k3, nats)", _kl_text(evaluation.get("kl") or {})),
     ]
     return (
         '<div class="cards">'
