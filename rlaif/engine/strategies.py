@@ -26,8 +26,6 @@ from rlaif.judges.arithmetic import preference_from_scores
 from rlaif.protocols import Comparison, Judge
 from rlaif.records import DropReason, drop
 
-STRATEGIES = ("revision", "best-of-n", "pairwise-tournament")
-
 
 @dataclass(frozen=True)
 class PairSettings:

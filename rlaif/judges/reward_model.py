@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rlaif.errors import RlaifError
+from rlaif.hardware import prepare_tokenizer, trainer_precision
 from rlaif.judges.arithmetic import apply_tie_band, preference_from_scores
 from rlaif.judges.score import as_messages, as_text
 from rlaif.protocols import Comparison, Conversation, Reward, Verdict
@@ -105,10 +106,9 @@ class RewardModelJudge:
         # the model judges prompts the way it was trained on them unless told otherwise
         self.context_turns = context_turns or self.training.get("context_turns")
         self.device = pick_device(device)
-        self.tokenizer = AutoTokenizer.from_pretrained(str(local), local_files_only=True)
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.tokenizer.padding_side = "right"
+        self.tokenizer = prepare_tokenizer(
+            AutoTokenizer.from_pretrained(str(local), local_files_only=True), "right"
+        )
         self.tokenizer.truncation_side = "left"
         self.model = AutoModelForSequenceClassification.from_pretrained(
             str(local), local_files_only=True, dtype=torch.float32
@@ -245,9 +245,7 @@ def train_reward_model(
         base_dir = str(embedded_model_dir())
     if not (Path(base_dir).expanduser() / "config.json").exists():
         raise RlaifError(f"base model '{base}' is not a local model directory (no config.json)")
-    tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(base_dir, local_files_only=True))
     model = AutoModelForSequenceClassification.from_pretrained(
         base_dir, num_labels=1, local_files_only=True, dtype=torch.float32
     )
@@ -271,7 +269,8 @@ def train_reward_model(
         }
     )
     output_dir = Path(output_dir)
-    use_cpu = not torch.cuda.is_available()
+    precision = trainer_precision()
+    use_cpu = precision["use_cpu"]
     args = RewardConfig(
         output_dir=str(output_dir / "trainer"),
         num_train_epochs=epochs,
@@ -284,8 +283,7 @@ def train_reward_model(
         report_to=[],
         save_strategy="no",
         logging_steps=1,
-        use_cpu=use_cpu,
-        bf16=False if use_cpu else torch.cuda.is_bf16_supported(),
+        **precision,
         # TRL turns activation checkpointing on by default: a GPU-memory trade that only costs time on CPU
         **checkpointing_argument(not use_cpu),
     )

@@ -97,7 +97,9 @@ class RewardsJudge:
 def rewards_judge_factory(options: dict[str, Any], context: Any) -> RewardsJudge:
     """A verifiable reward decides the pair when it can (scores differ); otherwise a fallback judge."""
     registry = context.registry
-    reward = registry.get("rewards", options["reward"]).factory(dict(options.get("reward_options") or {}))
+    from rlaif.rewards.build import build_reward
+
+    reward = build_reward(options["reward"], options.get("reward_options"), registry)
     fallback = build_member(
         options.get("fallback") or {"name": "pairwise"}, context, "judge.options.fallback"
     )

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from rlaif.errors import RlaifError
+from rlaif.hardware import model_dtype, prepare_tokenizer
 from rlaif.models.prefix_cache import (
     PrefixBatch,
     PrefixCache,
@@ -39,12 +40,8 @@ def pick_device(requested: str | None = None) -> torch.device:
 
 
 def pick_dtype(device: torch.device, requested: str | None = None) -> torch.dtype:
-    """bf16 on GPUs that support it, float32 on CPU (bf16 matmuls are slow on most CPUs)."""
-    if requested and requested != "auto":
-        return getattr(torch, requested)
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float32
+    """bf16 on GPUs that support it, float32 on CPU (see :mod:`rlaif.hardware`)."""
+    return model_dtype(device, requested)
 
 
 def load_causal_lm(path: str | Path, device: torch.device, dtype: torch.dtype) -> tuple[Any, Any]:
@@ -66,9 +63,7 @@ def load_causal_lm(path: str | Path, device: torch.device, dtype: torch.dtype) -
             hint="Give a local directory with a saved model (config.json, *.safetensors, tokenizer files), "
             "'embedded' for the built-in SmolLM2-135M-Instruct, or 'openai:<model>' for a served model.",
         ) from exc
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.padding_side = "left"
+    prepare_tokenizer(tokenizer, "left")
     model.to(device)
     model.eval()
     return model, tokenizer

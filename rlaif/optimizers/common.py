@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rlaif.hardware import trainer_precision
 from rlaif.optimizers.scorers import SCORER_LIST_SCHEMA
 from rlaif.options import defaults, option
 
@@ -78,12 +79,7 @@ def option_names(options_class: type) -> set[str]:
 
 def precision_flags() -> dict[str, Any]:
     """bf16 where the GPU supports it, plain fp32 on CPU (TRL's bf16 default would otherwise apply)."""
-    import torch
-
-    if torch.cuda.is_available():
-        bf16 = torch.cuda.is_bf16_supported()
-        return {"bf16": bf16, "fp16": not bf16, "use_cpu": False}
-    return {"bf16": False, "fp16": False, "use_cpu": True}
+    return trainer_precision()
 
 
 def checkpointing_argument(enabled: bool) -> dict[str, bool]:

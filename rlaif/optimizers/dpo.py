@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rlaif.errors import Problem, closest
+from rlaif.hardware import prepare_tokenizer
 from rlaif.optimizers.common import (
     TrainerOptions,
     last_checkpoint,
@@ -148,9 +149,7 @@ class DPOOptimizer:
         opts = self.options
         output_dir = Path(request.output_dir)
         trainer_dir = output_dir / "trainer"
-        tokenizer = AutoTokenizer.from_pretrained(request.policy, local_files_only=True)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(request.policy, local_files_only=True))
         model = AutoModelForCausalLM.from_pretrained(request.policy, local_files_only=True)
         args = DPOConfig(
             **trainer_arguments(opts, trainer_dir, request.seed),

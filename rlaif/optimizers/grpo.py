@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rlaif.errors import Problem
+from rlaif.hardware import prepare_tokenizer
 from rlaif.optimizers.common import (
     OnlineOptions,
     TrainerOptions,
@@ -135,9 +136,7 @@ class GRPOOptimizer:
         output_dir = Path(request.output_dir)
         trainer_dir = output_dir / "trainer"
         tokenizer = AutoTokenizer.from_pretrained(request.policy, local_files_only=True)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        tokenizer.padding_side = "left"
+        prepare_tokenizer(tokenizer, "left")
         model = AutoModelForCausalLM.from_pretrained(request.policy, local_files_only=True)
         args = self._grpo_config(opts, trainer_dir, request.seed, reward_weights=weights)
         callback = kl_early_stop_callback(opts["kl_limit"])

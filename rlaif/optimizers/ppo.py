@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from rlaif.errors import Problem
+from rlaif.hardware import accelerate_precision, prepare_tokenizer
 from rlaif.optimizers.common import OnlineOptions, OptimizerOptions, lora_config
 from rlaif.optimizers.online import online_scorers
 from rlaif.optimizers.scorers import scorer_problems, weighted_scores
@@ -135,16 +136,13 @@ class PPOOptimizer:
 
         opts = self.options
         funcs, weights = online_scorers(self, request)
-        bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-        accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision="bf16" if bf16 else "no")
+        accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=accelerate_precision())
         set_seed(request.seed + accelerator.process_index)
         output_dir = Path(request.output_dir)
         trainer_dir = output_dir / "trainer"
 
         tokenizer = AutoTokenizer.from_pretrained(request.policy, local_files_only=True)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        tokenizer.padding_side = "left"
+        prepare_tokenizer(tokenizer, "left")
         lm = AutoModelForCausalLM.from_pretrained(request.policy, local_files_only=True)
         lm.generation_config.pad_token_id = tokenizer.pad_token_id
         lora = bool(opts["lora"])

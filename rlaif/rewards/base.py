@@ -45,11 +45,17 @@ def skipped(message: str) -> Outcome:
     return Outcome(None, "skipped", message)
 
 
+def status_of(score: float | None) -> str:
+    """``passed`` at 1, ``failed`` at 0, ``partial`` in between, ``skipped`` for no score."""
+    if score is None:
+        return "skipped"
+    return "passed" if score >= 1.0 else "failed" if score <= 0.0 else "partial"
+
+
 def graded(score: float, message: str = "") -> Outcome:
     """A score in [0, 1], labelled passed/failed at the ends and partial in between."""
     score = min(1.0, max(0.0, float(score)))
-    status = "passed" if score >= 1.0 else "failed" if score <= 0.0 else "partial"
-    return Outcome(score, status, message)
+    return Outcome(score, status_of(score), message)
 
 
 def text_of(value: Any) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rlaif.errors import Problem, RlaifError
+from rlaif.rewards.base import status_of
 
 ID_FIELDS = ("task_id", "id")
 
@@ -94,19 +95,13 @@ def score_records(
             details = reward.details(prompts, completions, **columns)
         else:
             details = [
-                {"score": s, "status": _status_of(s), "message": ""}
+                {"score": s, "status": status_of(s), "message": ""}
                 for s in reward(prompts, completions, **columns)
             ]
         results.extend(details)
         bar.update(len(batch))
     bar.close()
     return results
-
-
-def _status_of(score: float | None) -> str:
-    if score is None:
-        return "skipped"
-    return "passed" if score >= 1 else "failed" if score <= 0 else "partial"
 
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
