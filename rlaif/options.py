@@ -31,13 +31,28 @@ from rlaif.errors import RlaifError
 _MISSING = dataclasses.MISSING
 
 
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+"""``option(UNSET, ...)``: an optional option with no default, because the plugin derives its value when it is
+absent (from other options, the principle, the environment: its help says how). It is neither required nor
+filled in, so "absent" stays distinguishable from any value; the field reads ``None`` in the dataclass, and
+its schema accepts the hint's type without ``null`` (``int | None`` -> ``integer``)."""
+
+
 def option(default: Any = _MISSING, help: str = "", *, factory: Any = None, **schema: Any) -> Any:
     """A dataclass field with its help text and extra JSON Schema keywords (``minimum``, ``enum``, ...).
 
     ``schema`` may also hold ``schema=`` (a full JSON Schema replacing the generated one) for shapes a type hint
-    cannot say (e.g. "a list of member judges").
+    cannot say (e.g. "a list of member judges"). No ``default``: a required option; :data:`UNSET`: an optional
+    one without a default.
     """
     metadata = {"help": help, "schema": schema}
+    if default is UNSET:
+        return dataclasses.field(default=None, metadata={**metadata, "unset": True})
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
     if default is _MISSING:
@@ -77,7 +92,21 @@ def _type_schema(hint: Any) -> dict[str, Any]:
     raise TypeError(f"no JSON Schema for the type hint {hint!r}; give the field schema=...")
 
 
+def _without_none(hint: Any) -> Any:
+    """``X | None`` -> ``X`` (an :data:`UNSET` option is left out, never given as null)."""
+    if get_origin(hint) not in (Union, types.UnionType):
+        return hint
+    rest = [arg for arg in get_args(hint) if arg is not type(None)]
+    return rest[0] if len(rest) == 1 else Union[tuple(rest)]  # noqa: UP007
+
+
+def _is_unset(field: dataclasses.Field) -> bool:
+    return bool(field.metadata.get("unset"))
+
+
 def _field_default(field: dataclasses.Field) -> Any:
+    if _is_unset(field):
+        return _MISSING
     if field.default is not _MISSING:
         value = field.default
     elif field.default_factory is not _MISSING:  # type: ignore[misc]
@@ -94,10 +123,13 @@ def options_schema(cls: type) -> dict[str, Any]:
     required = []
     for field in dataclasses.fields(cls):
         extra = dict(field.metadata.get("schema") or {})
-        prop = extra.pop("schema", None) or _type_schema(hints[field.name])
+        hint = _without_none(hints[field.name]) if _is_unset(field) else hints[field.name]
+        prop = extra.pop("schema", None) or _type_schema(hint)
         prop = {**copy.deepcopy(prop), **extra}
         default = _field_default(field)
-        if default is _MISSING:
+        if _is_unset(field):
+            pass
+        elif default is _MISSING:
             required.append(field.name)
         else:
             prop["default"] = default
@@ -113,7 +145,7 @@ def options_schema(cls: type) -> dict[str, Any]:
 
 
 def defaults(cls: type) -> dict[str, Any]:
-    """Every field's default as a plain mapping."""
+    """Every field's default as a plain mapping (required and :data:`UNSET` fields have none)."""
     return {
         field.name: _field_default(field)
         for field in dataclasses.fields(cls)
