@@ -171,7 +171,11 @@ def plugins(as_json: bool) -> None:
                 "error": info.error,
                 "registers": {
                     kind: [
-                        {"name": name, "description": registry.entries[kind][name].description}
+                        {
+                            "name": name,
+                            "description": registry.entries[kind][name].description,
+                            "options_schema": registry.entries[kind][name].options_schema,
+                        }
                         for name in sorted(names)
                     ]
                     for kind, names in info.registers.items()
