@@ -218,7 +218,14 @@ def parse_option_strings(items: tuple[str, ...] | list[str], flag: str = "--opti
         if value.startswith("@"):
             from rlaif.files import read_text
 
-            options[key.strip()] = load_yaml_text(read_text(value[1:], f"{flag} {key.strip()} file"))
+            text = read_text(value[1:], f"{flag} {key.strip()} file")
+            try:
+                options[key.strip()] = load_yaml_text(text)
+            except yaml.YAMLError as exc:
+                problem = getattr(exc, "problem", None) or str(exc)
+                raise RlaifError(
+                    f"{flag} {key.strip()}: {value[1:]} is not valid YAML or JSON ({problem})"
+                ) from None
             continue
         try:
             options[key.strip()] = load_yaml_text(value)
