@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
+import operator
 import types
 import typing
 from typing import Any, Literal, Union, get_args, get_origin
@@ -97,7 +99,7 @@ def _without_none(hint: Any) -> Any:
     if get_origin(hint) not in (Union, types.UnionType):
         return hint
     rest = [arg for arg in get_args(hint) if arg is not type(None)]
-    return rest[0] if len(rest) == 1 else Union[tuple(rest)]  # noqa: UP007
+    return functools.reduce(operator.or_, rest)
 
 
 def _is_unset(field: dataclasses.Field) -> bool:
@@ -127,12 +129,10 @@ def options_schema(cls: type) -> dict[str, Any]:
         prop = extra.pop("schema", None) or _type_schema(hint)
         prop = {**copy.deepcopy(prop), **extra}
         default = _field_default(field)
-        if _is_unset(field):
-            pass
-        elif default is _MISSING:
-            required.append(field.name)
-        else:
+        if default is not _MISSING:
             prop["default"] = default
+        elif not _is_unset(field):
+            required.append(field.name)
         if field.metadata.get("help"):
             prop["description"] = field.metadata["help"]
         properties[field.name] = prop

@@ -230,3 +230,15 @@ def test_parse_option_strings_bad_yaml_in_an_at_file_names_the_file(tmp_path) ->
     with pytest.raises(RlaifError, match="bad.yaml") as info:
         parse_option_strings([f"schema=@{bad}"])
     assert "schema" in str(info.value)
+
+
+def test_unset_drops_only_null_from_a_union() -> None:
+    @dataclass
+    class Several:
+        key: int | str | None = option(UNSET, "A number or a name; derived when absent.")
+
+    assert options_schema(Several)["properties"]["key"] == {
+        "type": ["integer", "string"],
+        "description": "A number or a name; derived when absent.",
+    }
+    assert options_schema(Several).get("required") is None
