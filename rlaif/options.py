@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
+import operator
 import types
 import typing
 from typing import Any, Literal, Union, get_args, get_origin
@@ -31,13 +33,28 @@ from rlaif.errors import RlaifError
 _MISSING = dataclasses.MISSING
 
 
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+"""``option(UNSET, ...)``: an optional option with no default, because the plugin derives its value when it is
+absent (from other options, the principle, the environment: its help says how). It is neither required nor
+filled in, so "absent" stays distinguishable from any value; the field reads ``None`` in the dataclass, and
+its schema accepts the hint's type without ``null`` (``int | None`` -> ``integer``)."""
+
+
 def option(default: Any = _MISSING, help: str = "", *, factory: Any = None, **schema: Any) -> Any:
     """A dataclass field with its help text and extra JSON Schema keywords (``minimum``, ``enum``, ...).
 
     ``schema`` may also hold ``schema=`` (a full JSON Schema replacing the generated one) for shapes a type hint
-    cannot say (e.g. "a list of member judges").
+    cannot say (e.g. "a list of member judges"). No ``default``: a required option; :data:`UNSET`: an optional
+    one without a default.
     """
     metadata = {"help": help, "schema": schema}
+    if default is UNSET:
+        return dataclasses.field(default=None, metadata={**metadata, "unset": True})
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
     if default is _MISSING:
@@ -77,7 +94,21 @@ def _type_schema(hint: Any) -> dict[str, Any]:
     raise TypeError(f"no JSON Schema for the type hint {hint!r}; give the field schema=...")
 
 
+def _without_none(hint: Any) -> Any:
+    """``X | None`` -> ``X`` (an :data:`UNSET` option is left out, never given as null)."""
+    if get_origin(hint) not in (Union, types.UnionType):
+        return hint
+    rest = [arg for arg in get_args(hint) if arg is not type(None)]
+    return functools.reduce(operator.or_, rest)
+
+
+def _is_unset(field: dataclasses.Field) -> bool:
+    return bool(field.metadata.get("unset"))
+
+
 def _field_default(field: dataclasses.Field) -> Any:
+    if _is_unset(field):
+        return _MISSING
     if field.default is not _MISSING:
         value = field.default
     elif field.default_factory is not _MISSING:  # type: ignore[misc]
@@ -94,13 +125,14 @@ def options_schema(cls: type) -> dict[str, Any]:
     required = []
     for field in dataclasses.fields(cls):
         extra = dict(field.metadata.get("schema") or {})
-        prop = extra.pop("schema", None) or _type_schema(hints[field.name])
+        hint = _without_none(hints[field.name]) if _is_unset(field) else hints[field.name]
+        prop = extra.pop("schema", None) or _type_schema(hint)
         prop = {**copy.deepcopy(prop), **extra}
         default = _field_default(field)
-        if default is _MISSING:
-            required.append(field.name)
-        else:
+        if default is not _MISSING:
             prop["default"] = default
+        elif not _is_unset(field):
+            required.append(field.name)
         if field.metadata.get("help"):
             prop["description"] = field.metadata["help"]
         properties[field.name] = prop
@@ -113,7 +145,7 @@ def options_schema(cls: type) -> dict[str, Any]:
 
 
 def defaults(cls: type) -> dict[str, Any]:
-    """Every field's default as a plain mapping."""
+    """Every field's default as a plain mapping (required and :data:`UNSET` fields have none)."""
     return {
         field.name: _field_default(field)
         for field in dataclasses.fields(cls)
@@ -186,7 +218,14 @@ def parse_option_strings(items: tuple[str, ...] | list[str], flag: str = "--opti
         if value.startswith("@"):
             from rlaif.files import read_text
 
-            options[key.strip()] = load_yaml_text(read_text(value[1:], f"{flag} {key.strip()} file"))
+            text = read_text(value[1:], f"{flag} {key.strip()} file")
+            try:
+                options[key.strip()] = load_yaml_text(text)
+            except yaml.YAMLError as exc:
+                problem = getattr(exc, "problem", None) or str(exc)
+                raise RlaifError(
+                    f"{flag} {key.strip()}: {value[1:]} is not valid YAML or JSON ({problem})"
+                ) from None
             continue
         try:
             options[key.strip()] = load_yaml_text(value)

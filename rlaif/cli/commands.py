@@ -175,6 +175,7 @@ def plugins(as_json: bool) -> None:
                             "name": name,
                             "description": registry.entries[kind][name].description,
                             "replaces": registry.entries[kind][name].replaces,
+                            "options_schema": registry.entries[kind][name].options_schema,
                         }
                         for name in sorted(names)
                     ]

@@ -46,15 +46,18 @@ def build_member(member: dict[str, Any], context: Any, where: str) -> Judge:
 
 
 def _is_member_schema(schema: Any) -> bool:
-    return isinstance(schema, dict) and schema.get("properties") is MEMBER_SCHEMA["properties"]
+    """A member entry's schema: ``MEMBER_SCHEMA`` itself, or a copy of it (options schemas generated from a
+    dataclass field with ``schema=MEMBER_SCHEMA`` hold a deep copy, with the field's help and default added)."""
+    return isinstance(schema, dict) and schema.get("properties") == MEMBER_SCHEMA["properties"]
 
 
 def member_entries(options: dict[str, Any], schema: dict[str, Any] | None) -> list[tuple[list, Any]]:
     """The member judges named in a judge's options, with their paths inside the options.
 
-    Found through the judge's options schema: a property that is a member entry (``MEMBER_SCHEMA``, e.g. the
-    rewards-as-judge ``fallback``) or a list of them (ensemble ``members``), so a plugin judge that reuses
-    ``MEMBER_SCHEMA`` gets its members checked too.
+    Found through the judge's options schema: a property that is a member entry (``MEMBER_SCHEMA`` or a copy,
+    e.g. the rewards-as-judge ``fallback``) or a list of them (ensemble ``members``), so a plugin judge that
+    reuses ``MEMBER_SCHEMA`` (in a hand-written schema or as ``option(..., schema=MEMBER_SCHEMA)``) gets its
+    members checked too.
     """
     found: list[tuple[list, Any]] = []
     for key, prop in ((schema or {}).get("properties") or {}).items():

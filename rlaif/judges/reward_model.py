@@ -10,6 +10,7 @@ and use ``judge: {name: reward-model, options: {path: rm/}}``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,41 +18,28 @@ from rlaif.errors import RlaifError
 from rlaif.hardware import prepare_tokenizer, trainer_precision
 from rlaif.judges.arithmetic import apply_tie_band, preference_from_scores
 from rlaif.judges.score import as_messages, as_text
+from rlaif.options import option
 from rlaif.protocols import Comparison, Conversation, Reward, Verdict
 
-OPTIONS_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["path"],
-    "properties": {
-        "path": {
-            "type": "string",
-            "description": "Local directory of a sequence-classification model (num_labels=1).",
-        },
-        "batch_size": {"type": "integer", "minimum": 1, "default": 8},
-        "max_length": {
-            "type": "integer",
-            "minimum": 8,
-            "default": 1024,
-            "description": "Truncate (from the left) to this many tokens.",
-        },
-        "temperature": {"type": "number", "exclusiveMinimum": 0, "default": 1.0},
-        "tie_band": {"type": "number", "minimum": 0, "maximum": 0.5, "default": 0.0},
-        "device": {"type": "string", "default": "auto"},
-        "context_turns": {
-            "type": ["integer", "null"],
-            "minimum": 1,
-            "default": None,
-            "description": "Keep the last N prompt messages (default: what `train-rm --context-turns` saved).",
-        },
-        "threads": {
-            "type": ["integer", "null"],
-            "minimum": 1,
-            "default": None,
-            "description": "CPU threads for torch (process-wide; default: torch's).",
-        },
-    },
-}
+
+@dataclass(kw_only=True)
+class RewardModelOptions:
+    """Options of the reward-model judge."""
+
+    path: str = option(help="Local directory of a sequence-classification model (num_labels=1).")
+    batch_size: int = option(8, "Responses per forward pass.", minimum=1)
+    max_length: int = option(1024, "Truncate (from the left) to this many tokens.", minimum=8)
+    temperature: float = option(1.0, "p_a = logistic((r_a - r_b) / temperature).", exclusiveMinimum=0)
+    tie_band: float = option(
+        0.0, "p_a within this distance of 0.5 becomes an exact tie.", minimum=0, maximum=0.5
+    )
+    device: str = option("auto", "auto, cpu, cuda, cuda:1, mps.")
+    context_turns: int | None = option(
+        None,
+        "Keep the last N prompt messages (default: what `train-rm --context-turns` saved).",
+        minimum=1,
+    )
+    threads: int | None = option(None, "CPU threads for torch (process-wide; default: torch's).", minimum=1)
 
 
 METADATA_FILE = "rlaif-reward-model.json"
