@@ -27,11 +27,10 @@ from rlaif.optimizers.common import (
     train_metrics,
     trainer_arguments,
 )
-from rlaif.options import defaults, option, options_schema
+from rlaif.options import defaults, option
 from rlaif.protocols import TrainRequest, TrainResult
 
 __all__ = [
-    "OPTIONS_SCHEMA",
     "DPOOptions",
     "DPOOptimizer",
     "dpo_factory",
@@ -67,9 +66,6 @@ class DPOOptions(TrainerOptions):
         "share an in-memory dataset's cache files between processes.",
     )
     max_length: int = option(512, "Prompt + response tokens.", minimum=8)
-
-
-OPTIONS_SCHEMA = options_schema(DPOOptions)
 
 
 SET_BY_RLAIF = (

@@ -30,7 +30,7 @@ from rlaif.optimizers.common import (
 )
 from rlaif.optimizers.online import online_scorers
 from rlaif.optimizers.scorers import scorer_problems
-from rlaif.options import defaults, option, options_schema
+from rlaif.options import defaults, option
 from rlaif.protocols import TrainRequest, TrainResult
 
 
@@ -57,9 +57,6 @@ class GRPOOptions(OnlineOptions, TrainerOptions):
     scale_rewards: Literal["group", "batch", "none"] = option(
         "group", "Divide advantages by the reward std of the group / batch, or not."
     )
-
-
-OPTIONS_SCHEMA = options_schema(GRPOOptions)
 
 
 def _field_of(message: str) -> str:

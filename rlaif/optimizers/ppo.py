@@ -35,7 +35,7 @@ from rlaif.hardware import accelerate_precision, prepare_tokenizer
 from rlaif.optimizers.common import OnlineOptions, OptimizerOptions, lora_config
 from rlaif.optimizers.online import online_scorers
 from rlaif.optimizers.scorers import scorer_problems, weighted_scores
-from rlaif.options import defaults, option, options_schema
+from rlaif.options import defaults, option
 from rlaif.protocols import TrainRequest, TrainResult
 
 
@@ -67,9 +67,6 @@ class PPOOptions(OnlineOptions, OptimizerOptions):
     kl_limit: float | None = option(
         None, "Stop early once the mean per-sequence KL to the reference exceeds this."
     )
-
-
-OPTIONS_SCHEMA = options_schema(PPOOptions)
 
 
 def _value_head_model(lm: Any) -> Any:
