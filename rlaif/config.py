@@ -2,7 +2,8 @@
 
 Validation happens in two layers, both reporting every problem at once:
 
-1. :func:`load_config` -- the file itself against ``rlaif/schemas/run-config.schema.json``;
+1. :func:`load_config` -- the file itself against the run-config schema, generated from
+   :class:`rlaif.settings.RunSettings` (also written to ``rlaif/schemas/run-config.schema.json`` for editors);
 2. :func:`check_config` -- everything the config refers to (constitution, prompts, plugin names, plugin
    options, model specs), without loading any model. ``rlaif run`` does both before any work starts.
 """
@@ -13,20 +14,18 @@ import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from rlaif.errors import Problem, RlaifError
-from rlaif.files import load_schema, load_yaml_mapping, schema_problems
+from rlaif.files import load_yaml_mapping, schema_problems
 from rlaif.models import ROLES, is_trainable_here, missing_local_model, split_spec
 from rlaif.models.pool import ModelPool, ModelRef
-from rlaif.options import fill_schema_defaults
+from rlaif.options import fill_schema_defaults, from_mapping
 from rlaif.plugins import Registry, load_registry
 from rlaif.protocols import GenerationParams
-
-SCHEMA_FILE = "run-config.schema.json"
-
-SAMPLING_STAGES = ("generation", "critique", "revision")
+from rlaif.settings import RunSettings, run_config_schema
 
 # Keys that do not change results: a resumed run may differ in these.
 HARMLESS_KEYS = ("output_dir", "max_prompts", "chunk_size", "plugins")
@@ -47,6 +46,11 @@ class RunConfig:
     @property
     def output_dir(self) -> Path:
         return Path(self.raw["output_dir"]).expanduser()
+
+    @cached_property
+    def settings(self) -> RunSettings:
+        """The typed view of :attr:`raw` (``config.settings.judge.margin``)."""
+        return from_mapping(RunSettings, self.raw)
 
     @property
     def registry(self) -> Registry:
@@ -70,10 +74,10 @@ class RunConfig:
 
     def build_judge(self, pool: ModelPool) -> Any:
         """The configured judge on ``pool``'s models, its options validated and defaults filled in."""
-        section = self.raw["judge"]
-        registration = self.registry.get("judges", section["name"], self.source)
+        section = self.settings.judge
+        registration = self.registry.get("judges", section.name, self.source)
         return registration.factory(
-            registration.require_valid_options(section["options"], "judge.options"), pool
+            registration.require_valid_options(section.options, "judge.options"), pool
         )
 
     def sampling(self, stage: str) -> GenerationParams:
@@ -94,12 +98,6 @@ class RunConfig:
         return RunConfig(raw=raw, source=self.source, base_dir=self.base_dir)
 
 
-def _fill_sampling_defaults(raw: dict[str, Any], schema: dict[str, Any]) -> None:
-    """Each sampling stage: the keys the user left out take that stage's defaults (the schema's, one home)."""
-    for stage in SAMPLING_STAGES:
-        raw[stage] = {**copy.deepcopy(schema["properties"][stage]["default"]), **(raw.get(stage) or {})}
-
-
 def _fill_plugin_defaults(raw: dict[str, Any]) -> None:
     """The judge's and optimizer's options with every default filled in, when the plugins can be loaded.
 
@@ -118,12 +116,11 @@ def _fill_plugin_defaults(raw: dict[str, Any]) -> None:
 def config_from_dict(
     data: dict[str, Any], source: str | None = None, base_dir: Path | None = None
 ) -> RunConfig:
-    schema = load_schema(SCHEMA_FILE)
+    schema = run_config_schema()
     problems = schema_problems(data, schema, source)
     if problems:
         raise RlaifError(f"{source or 'run config'}: invalid run config", problems)
     raw = fill_schema_defaults(copy.deepcopy(data), schema)
-    _fill_sampling_defaults(raw, schema)
     _fill_plugin_defaults(raw)
     return RunConfig(raw=raw, source=source, base_dir=base_dir or Path.cwd())
 
@@ -172,7 +169,7 @@ def check_config(config: RunConfig) -> list[Problem]:
 
     constitution = None
     try:
-        constitution = load_constitution(config["constitution"], config.base_dir)
+        constitution = load_constitution(config.settings.constitution, config.base_dir)
     except RlaifError as error:
         problems.append(Problem(error.render(), file, "constitution"))
     else:
@@ -183,17 +180,17 @@ def check_config(config: RunConfig) -> list[Problem]:
         problems.append(Problem(error.render(), file, "prompts"))
 
     problems += judge_problems(
-        config["judge"]["name"],
-        config["judge"]["options"],
+        config.settings.judge.name,
+        config.settings.judge.options,
         registry,
         file,
         ["judge"],
         base_dir=config.base_dir,
     )  # member judges (ensemble members, a fallback) too
-    name = config["optimizer"]["name"]
+    name = config.settings.optimizer.name
     problems += _lookup_problem(registry, "optimizers", name, file, "optimizer.name")
     problems += _options_problems(
-        "optimizers", name, config["optimizer"]["options"], registry, file, "optimizer.options"
+        "optimizers", name, config.settings.optimizer.options, registry, file, "optimizer.options"
     )
     if constitution is not None:
         problems += _score_principle_problems(config, constitution)
@@ -211,7 +208,7 @@ def check_config(config: RunConfig) -> list[Problem]:
             problems.append(Problem(missing, file, f"models.{role}"))
     policy = config.model("policy").spec
     if (
-        config["train"]
+        config.settings.train
         and not missing_local_model(policy, registry)
         and not is_trainable_here(policy, registry)
     ):
@@ -245,7 +242,7 @@ def _score_principle_problems(config: RunConfig, constitution: Any) -> list[Prob
     """``pairs.score_principles`` ids must be principles of the constitution (else the run fails mid-way)."""
     from rlaif.errors import closest
 
-    chosen = (config.raw.get("pairs") or {}).get("score_principles")
+    chosen = config.settings.pairs.score_principles
     if not isinstance(chosen, list):
         return []
     known = [p.id for p in constitution.principles]

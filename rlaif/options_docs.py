@@ -5,8 +5,8 @@ Markdown table: option, type (with bounds), default, description. The tables sit
 ``docs/options.md``; the prose around them is hand-written and kept. ``tests/test_options_docs.py`` fails when
 the file is out of date, and this module rewrites it::
 
-    python -m rlaif.options_docs            # rewrite docs/options.md
-    python -m rlaif.options_docs --check    # exit 1 if it is out of date
+    python -m rlaif.options_docs            # rewrite docs/options.md and rlaif/schemas/run-config.schema.json
+    python -m rlaif.options_docs --check    # exit 1 if either is out of date
 
 Only the built-ins are documented (entry-point plugins document themselves), so the output does not depend on
 what else is installed.
@@ -128,10 +128,33 @@ def _section(registration: Registration) -> str:
     return head + options_table(registration.options_schema)
 
 
+def run_config_tables() -> list[str]:
+    """The run config (``rlaif.yaml``): its top-level keys, then one table per section."""
+    from rlaif.settings import run_config_schema
+
+    schema = run_config_schema()
+    parts = ["## Run config (`rlaif.yaml`)\n", options_table(schema)]
+    for name, prop in schema["properties"].items():
+        if prop.get("type") == "object" and prop.get("properties"):
+            parts.append(f"### `{name}`\n\n" + options_table(prop))
+    return parts
+
+
+RUN_CONFIG_SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / "run-config.schema.json"
+"""The run-config schema as a file, for editors and other tools (generated from rlaif.settings)."""
+
+
+def run_config_schema_text() -> str:
+    from rlaif.settings import run_config_schema
+
+    return json.dumps(run_config_schema(), indent=2) + "\n"
+
+
 def render(registry: Registry | None = None) -> str:
-    """The generated part of ``docs/options.md``: a heading per kind, a table per built-in plugin."""
+    """The generated part of ``docs/options.md``: the run config, then a heading per kind, a table per built-in
+    plugin."""
     registry = registry or builtin_registry()
-    parts = []
+    parts = run_config_tables()
     for kind in KINDS:
         registrations = [
             registration
@@ -161,16 +184,22 @@ def main(argv: list[str] | None = None) -> int:
     check = "--check" in args
     path = Path(next((a for a in args if a != "--check"), DOCS_FILE))
     current = path.read_text(encoding="utf-8") if path.exists() else ""
-    wanted = updated(current, render())
-    if current == wanted:
-        print(f"{path}: up to date")
-        return 0
-    if check:
-        print(f"{path}: out of date; run: python -m rlaif.options_docs", file=sys.stderr)
-        return 1
-    path.write_text(wanted, encoding="utf-8")
-    print(f"{path}: written")
-    return 0
+    outputs = [(path, current, updated(current, render()))]
+    if path == DOCS_FILE:  # the shipped checkout: its schema file too
+        schema_file = RUN_CONFIG_SCHEMA_FILE
+        old_schema = schema_file.read_text(encoding="utf-8") if schema_file.exists() else ""
+        outputs.append((schema_file, old_schema, run_config_schema_text()))
+    stale = False
+    for target, old, new in outputs:
+        if old == new:
+            print(f"{target}: up to date")
+        elif check:
+            print(f"{target}: out of date; run: python -m rlaif.options_docs", file=sys.stderr)
+            stale = True
+        else:
+            target.write_text(new, encoding="utf-8")
+            print(f"{target}: written")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

@@ -121,9 +121,9 @@ def load_prompt_items(
 
 def load_prompts(config: Any, limit: int | None = None) -> list[PromptItem]:
     """The prompts a run config names, honouring ``max_prompts``."""
-    cap = config["max_prompts"]
+    cap = config.settings.max_prompts
     if limit is not None:
         cap = limit if cap is None else min(cap, limit)
     return load_prompt_items(
-        config["prompts"], config.base_dir, config["prompt_field"], config["id_field"], cap
+        config.settings.prompts, config.base_dir, config.settings.prompt_field, config.settings.id_field, cap
     )

@@ -116,11 +116,11 @@ def _generate_round(
                 answer=config.sampling("generation"),
                 critique=config.sampling("critique"),
                 revision=config.sampling("revision"),
-                margin=config["judge"]["margin"],
-                chunk_size=config["chunk_size"],
-                seed=config["seed"],
+                margin=config.settings.judge.margin,
+                chunk_size=config.settings.chunk_size,
+                seed=config.settings.seed,
                 round=round_index,
-                pairs=PairSettings.from_config(config["pairs"]),
+                pairs=PairSettings.from_config(config.settings.pairs),
             )
             result = run_cai(
                 items, constitution, policy, critic, judge, settings, journal, progress, judge_model
@@ -171,8 +171,8 @@ def run(
             hint="Make the data with `rlaif generate`, then train on all GPUs with "
             "`accelerate launch -m rlaif train RUN/round-1/pairs.jsonl ...` (docs/optimizers.md).",
         )
-    do_train = config["train"] if train is None else train
-    constitution = load_constitution(config["constitution"], config.base_dir)
+    do_train = config.settings.train if train is None else train
+    constitution = load_constitution(config.settings.constitution, config.base_dir)
     run_dir = prepare_run_directory(config, overwrite=overwrite)
     try:
         manifest = run_dir.manifest
@@ -193,7 +193,7 @@ def run(
         )
         run_dir.save_manifest()
         policy_spec = config.model("policy").spec
-        rounds = config["rounds"] if do_train else 1
+        rounds = config.settings.rounds if do_train else 1
         split = prompt_split(config, train=do_train)  # held-out prompts never make training data
         online = do_train and optimizer_needs(config) == "prompts"
         for round_index in range(1, rounds + 1):

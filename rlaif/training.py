@@ -31,9 +31,9 @@ Echo = Callable[[str], None]
 
 def build_optimizer(config: RunConfig) -> Any:
     """The configured optimizer, its options validated and defaults filled in."""
-    section = config["optimizer"]
-    registration = config.registry.get("optimizers", section["name"], config.source)
-    return registration.factory(registration.require_valid_options(section["options"], "optimizer.options"))
+    section = config.settings.optimizer
+    registration = config.registry.get("optimizers", section.name, config.source)
+    return registration.factory(registration.require_valid_options(section.options, "optimizer.options"))
 
 
 def optimizer_needs(config: RunConfig) -> str:
@@ -57,11 +57,11 @@ def train_round(
     if entry.get("checkpoint") and (run_dir.path / entry["checkpoint"] / "config.json").exists():
         return entry["checkpoint"]
     optimizer = build_optimizer(config)
-    name = config["optimizer"]["name"]
+    name = config.settings.optimizer.name
     weights = policy_weights_path(policy_spec, config.registry, config.base_dir)
     if optimizer.needs == "prompts":
         items = load_prompts(config) if items is None else items  # the training split: held-out stays out
-        constitution = load_constitution(config["constitution"], config.base_dir)
+        constitution = load_constitution(config.settings.constitution, config.base_dir)
         from rlaif.optimizers.online import constitution_rewards, prompts_dataset
 
         rewards, reward_weights = constitution_rewards(constitution, config.registry)
@@ -76,7 +76,7 @@ def train_round(
                     prompts=prompts_dataset(items),
                     rewards=rewards,
                     reward_weights=reward_weights,
-                    seed=config["seed"] + round_index - 1,
+                    seed=config.settings.seed + round_index - 1,
                     context=pool,
                 )
             )
@@ -90,7 +90,7 @@ def train_round(
     echo(f"Training round {round_index} with {name} on {len(dataset)} pairs ...")
     started = time.perf_counter()
     result = optimizer.train(
-        TrainRequest(policy=weights, output_dir=round_dir, pairs=dataset, seed=config["seed"])
+        TrainRequest(policy=weights, output_dir=round_dir, pairs=dataset, seed=config.settings.seed)
     )
     return _record_training(run_dir, round_index, result, started)
 

@@ -133,3 +133,23 @@ def test_plugins_json_shows_each_options_schema(monkeypatch) -> None:
     judges = {entry["name"]: entry for entry in listing["rlaif"]["registers"]["judges"]}
     assert judges["pairwise"]["options_schema"] == load_registry().get("judges", "pairwise").options_schema
     assert judges["pairwise"]["options_schema"]["properties"]["both_orders"]["default"] is True
+
+
+def test_the_shipped_run_config_schema_file_is_generated_from_the_settings() -> None:
+    from rlaif.options_docs import RUN_CONFIG_SCHEMA_FILE, run_config_schema_text
+
+    assert RUN_CONFIG_SCHEMA_FILE.read_text(encoding="utf-8") == run_config_schema_text(), (
+        "rlaif/schemas/run-config.schema.json is out of date with rlaif/settings.py; run: python -m rlaif.options_docs"
+    )
+    text = DOCS.read_text(encoding="utf-8")
+    assert "## Run config (`rlaif.yaml`)" in text and "### `pairs`" in text
+
+
+def test_typed_settings_view_matches_the_raw_config() -> None:
+    from rlaif import load_config
+
+    config = load_config()
+    settings = config.settings
+    assert settings.judge.margin == config["judge"]["margin"]
+    assert settings.critique.max_new_tokens == 64 and settings.generation.temperature == 0.7
+    assert settings.models.policy == "embedded" and settings.optimizer.options["beta"] == 0.1

@@ -177,9 +177,9 @@ def test_pairs_section_defaults_and_validation():
         "prefer_shorter": False,
         "score_principles": "sampled",
     }
-    assert PairSettings.from_config(config["pairs"]) == PairSettings()
+    assert PairSettings.from_config(config.settings.pairs) == PairSettings()
     chosen = config_from_dict({"pairs": {"strategy": "best-of-n", "score_principles": ["a", "b"]}})
-    assert PairSettings.from_config(chosen["pairs"]).score_principles == ("a", "b")
+    assert PairSettings.from_config(chosen.settings.pairs).score_principles == ("a", "b")
     with pytest.raises(RlaifError) as error:
         config_from_dict({"pairs": {"strategy": "best-of-3", "n": 1}}, source="rlaif.yaml")
     message = str(error.value)

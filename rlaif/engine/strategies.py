@@ -38,16 +38,16 @@ class PairSettings:
     score_principles: str | tuple[str, ...] = "sampled"
 
     @classmethod
-    def from_config(cls, section: dict[str, Any] | None) -> PairSettings:
-        section = dict(section or {})
-        principles = section.get("score_principles", "sampled")
+    def from_config(cls, section: Any) -> PairSettings:
+        """From the run config's typed ``pairs`` section (:class:`rlaif.settings.PairsSection`)."""
+        principles = section.score_principles
         if isinstance(principles, list):
             principles = tuple(principles)
         return cls(
-            strategy=section.get("strategy", "revision"),
-            n=int(section.get("n", 4)),
-            min_margin=float(section.get("min_margin", 0.0)),
-            prefer_shorter=bool(section.get("prefer_shorter", False)),
+            strategy=section.strategy,
+            n=int(section.n),
+            min_margin=float(section.min_margin),
+            prefer_shorter=bool(section.prefer_shorter),
             score_principles=principles,
         )
 

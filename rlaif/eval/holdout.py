@@ -53,15 +53,15 @@ def prompt_split(config: Any, train: bool = True) -> PromptSplit:
     Nothing is held out when evaluation is disabled or the run does not train (there is no trained model to
     evaluate, so every prompt makes preference data).
     """
-    section = config.raw.get("eval") or {}
-    if not (train and section.get("enabled", False)) or not section.get("holdout"):
+    section = config.settings.eval
+    if not (train and section.enabled) or not section.holdout:
         return PromptSplit(load_prompts(config), [])
     everything = load_prompt_items(
-        config["prompts"], config.base_dir, config["prompt_field"], config["id_field"], None
+        config.settings.prompts, config.base_dir, config.settings.prompt_field, config.settings.id_field, None
     )
-    split = split_items(everything, section["holdout"])
-    if config["max_prompts"] is not None:
-        split.train = split.train[: config["max_prompts"]]
-    if section.get("max_prompts") is not None:
-        split.held_out = split.held_out[: section["max_prompts"]]
+    split = split_items(everything, section.holdout)
+    if config.settings.max_prompts is not None:
+        split.train = split.train[: config.settings.max_prompts]
+    if section.max_prompts is not None:
+        split.held_out = split.held_out[: section.max_prompts]
     return split

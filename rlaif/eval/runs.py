@@ -20,12 +20,12 @@ from rlaif.prompts import PromptItem, load_prompt_items
 
 
 def eval_settings(config: RunConfig) -> EvalSettings:
-    section = config.raw.get("eval") or {}
+    section = config.settings.eval
     return EvalSettings(
         generation=config.sampling("generation"),
-        margin=config["judge"]["margin"],
-        seed=config["seed"],
-        principles=section.get("principles", "sampled"),
+        margin=config.settings.judge.margin,
+        seed=config.settings.seed,
+        principles=section.principles,
     )
 
 
@@ -33,9 +33,11 @@ def eval_prompts(config: RunConfig, prompts_file: str | Path | None = None) -> l
     """``prompts_file`` if given, else the run's held-out prompts (or all its prompts when nothing is held out)."""
     from rlaif.eval.holdout import prompt_split
 
-    cap = (config.raw.get("eval") or {}).get("max_prompts")
+    cap = config.settings.eval.max_prompts
     if prompts_file is not None:
-        return load_prompt_items(prompts_file, Path.cwd(), config["prompt_field"], config["id_field"], cap)
+        return load_prompt_items(
+            prompts_file, Path.cwd(), config.settings.prompt_field, config.settings.id_field, cap
+        )
     split = prompt_split(config, train=True)
     return split.held_out or split.train[:cap]
 
@@ -49,7 +51,7 @@ def evaluate_config(
 ) -> EvalResult:
     """Evaluate ``model_spec`` against ``baseline_spec`` (default: the config's policy) with the run's judge."""
     registry = config.registry
-    constitution = load_constitution(config["constitution"], config.base_dir)
+    constitution = load_constitution(config.settings.constitution, config.base_dir)
     items = items if items is not None else eval_prompts(config)
     pool = config.model_pool()
     try:
@@ -111,7 +113,7 @@ def evaluate_round(
     )
     started = time.perf_counter()
     settings = eval_settings(config)
-    constitution = load_constitution(config["constitution"], config.base_dir)
+    constitution = load_constitution(config.settings.constitution, config.base_dir)
     rewards = constitution_rewards(constitution, config.registry)
     if pending:
         pool = config.model_pool()
@@ -119,8 +121,8 @@ def evaluate_round(
             model = pool.model(str((run_dir.path / checkpoint).resolve()))
             baseline = pool.model("policy")
             judge = config.build_judge(pool)
-            for start in range(0, len(pending), config["chunk_size"]):
-                chunk = pending[start : start + config["chunk_size"]]
+            for start in range(0, len(pending), config.settings.chunk_size):
+                chunk = pending[start : start + config.settings.chunk_size]
                 journal.append(
                     evaluate_records(model, baseline, judge, chunk, constitution, settings, rewards, progress)
                 )
@@ -132,7 +134,7 @@ def evaluate_round(
     summary.update(
         model=str((run_dir.path / checkpoint).resolve()),
         baseline=config.model("policy").spec,
-        judge=config["judge"]["name"],
+        judge=config.settings.judge.name,
         eval_s=round(time.perf_counter() - started, 2),
     )
     summary_path, records_path = save_eval(EvalResult(summary, records), round_dir)

@@ -25,7 +25,7 @@ def resolve_principle(config: Any, principle_id: str | None, question: str | Non
 
     if question:
         return Principle("custom", "", "", question)
-    constitution = load_constitution(config["constitution"], config.base_dir)
+    constitution = load_constitution(config.settings.constitution, config.base_dir)
     if principle_id is None:
         return constitution.principles[0]
     try:
@@ -57,9 +57,9 @@ def evaluate_judge_on_file(
     """
 
     config = load_config(config_path)
-    section = config["judge"]
-    name = judge_name or section["name"]
-    merged = dict(section["options"]) if name == section["name"] else {}
+    section = config.settings.judge
+    name = judge_name or section.name
+    merged = dict(section.options) if name == section.name else {}
     merged.update(options or {})
     registration = config.registry.get("judges", name, config.source)
     merged = registration.require_valid_options(merged, "judge.options")
