@@ -100,8 +100,10 @@ def serve(
 
     Each item shows the conversation, the principle's judging question and two responses side by side, blind
     (sides are shuffled per item and labeller; nothing says which is the original, the revision or the AI's
-    choice). Keys: 1 left better, 2 right better, 3 tie / can't tell, s skip, u undo, r type a reason.
-    After each verdict the page shows the judge's verdict on that item, never before.
+    choice). After each verdict the page shows the judge's verdict on that item, never before.
+
+    \b
+    Keys: 1 left better, 2 right better, 3 tie / can't tell, s skip, u undo, r type a reason (Esc leaves it).
 
     \b
     Examples:
@@ -244,5 +246,5 @@ def import_command(target: str, file: str, labels: str | None, fmt: str) -> None
     else:
         result = interop.import_argilla(session, rows)
     if result.added:
-        session.record_session(source=kind)
+        session.record_session(imported_from=kind)
     click.echo(f"{file}: {result.summary()}; labels: {session.labels_path}")

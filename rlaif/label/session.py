@@ -14,7 +14,7 @@ from typing import Any
 
 from rlaif.errors import RlaifError
 from rlaif.label.consensus import LabelIndex, index_labels
-from rlaif.label.items import ItemSet, default_labels_path, load_items
+from rlaif.label.items import ItemSet, default_labels_path, load_items, run_directory_of
 from rlaif.label.store import FORMAT, LabelState, LabelStore, now
 
 
@@ -100,12 +100,15 @@ def resolve_labels(labels_or_target: str | Path, target: str | Path | None = Non
         sessions = [
             e for e in store.events if e.get("type") == "session" and isinstance(e.get("target"), str)
         ]
-        if not sessions:
-            raise RlaifError(
-                f"{path}: the labels file does not say which target it labels (imported labels?)",
-                hint="Name it: --target TARGET (the run directory or file that was labelled).",
-            )
-        return path, (path.parent / sessions[-1]["target"])
+        if sessions:
+            return path, (path.parent / sessions[-1]["target"])
+        run = run_directory_of(path.parent)
+        if run is not None:  # labels kept in a run directory label that run
+            return path, run
+        raise RlaifError(
+            f"{path}: the labels file does not say which target it labels",
+            hint="Name the target: `rlaif label stats TARGET --labels FILE` (likewise for export and import).",
+        )
     labels = default_labels_path(path)
     if not labels.is_file():
         raise RlaifError(f"{path}: no labels yet ({labels} does not exist); label with `rlaif label {path}`")
