@@ -93,6 +93,10 @@ def engine_records(hostile: bool = True) -> list[dict[str, Any]]:
         indices.append(number)
         asked.append(principles[number % len(principles)])
         table[original] = (p_a, details)
+    for record in records:
+        if record["id"].startswith("p-hostile-"):  # the conversation carries the payload too
+            payload = HOSTILE[int(record["id"].rsplit("-", 1)[1])]
+            record["prompt"] = [{"role": "user", "content": f"Say {payload}"}]
     judge_revisions(records, indices, asked, constitution, ScriptedJudge(table), 0.05, PairSettings())
     base = {k: records[0][k] for k in ("round", "constitution", "models")}
     records.append(
