@@ -81,3 +81,18 @@ def test_split_experts_make_a_tie_and_stale_or_foreign_labels_are_set_aside(item
     assert stats.split_items == 1 and stats.expert_ties == 1 and stats.judge.n == 0
     assert any("different version" in note for note in stats.notes)
     assert any("not in this target" in note for note in stats.notes)
+
+
+def test_figures_for_the_report_exist_only_when_a_run_has_labels(tmp_path):
+    from rlaif.label.stats import run_label_figures
+    from rlaif.label.store import LabelStore
+
+    run = write_run(tmp_path, engine_records(hostile=False))
+    assert run_label_figures(run) is None
+    item = next(i for i in load_items(run) if i.id == "r1/p-orig")
+    LabelStore(run / "labels.jsonl").append([_prefer(item, "ana", "revision")])
+    figures = run_label_figures(run)
+    assert (
+        figures["labelled_items"] == 1 and figures["disagreements"] == 1 and figures["labellers"] == ["ana"]
+    )
+    assert figures["judge"]["n"] == 1 and figures["judge"]["agreement"] == 0.0

@@ -19,7 +19,7 @@ from rlaif.label.consensus import HumanVerdict, index_labels
 from rlaif.label.items import Item, ItemSet, default_labels_path, load_items, read_records
 from rlaif.label.overrule import apply_labels, overrule_counts
 from rlaif.label.session import LabelSession, open_session, resolve_labels
-from rlaif.label.stats import format_stats, label_stats
+from rlaif.label.stats import format_stats, label_stats, run_label_figures
 from rlaif.label.store import LabelState, LabelStore, read_events, replay
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "read_records",
     "replay",
     "resolve_labels",
+    "run_label_figures",
 ]
 
 

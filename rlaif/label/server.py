@@ -595,7 +595,7 @@ async def _guarded_json(app: LabelApp, request: Any) -> Any:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening-ready socket on (host, port); port 0 picks a free one."""
+    """A listening socket on (host, port); port 0 picks a free one."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror as exc:
@@ -604,6 +604,7 @@ def bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)
+        sock.listen(128)  # connections made as soon as the URL is printed wait in the backlog for uvicorn
     except OSError as exc:
         sock.close()
         raise RlaifError(

@@ -20,6 +20,7 @@ import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rlaif.judges.evaluation import wilson_interval
@@ -226,3 +227,25 @@ def format_stats(stats: LabelStats) -> str:
         lines.append(f"experts vs the file's 'chosen': {stats.file.text()}")
     lines.extend(f"note: {note}" for note in stats.notes)
     return "\n".join(lines)
+
+
+def run_label_figures(run_dir: str | Path) -> dict[str, Any] | None:
+    """What ``report.html`` shows about expert labels: None when the run has no ``labels.jsonl``, else the
+    judge-expert agreement (overall and per principle, 95% intervals), the disagreements count and who labelled."""
+    from rlaif.label.session import open_session
+
+    labels = Path(run_dir) / "labels.jsonl"
+    if not labels.is_file():
+        return None
+    session = open_session(run_dir, labels)
+    stats = label_stats(session.state, session.items.items)
+    return {
+        "labels": str(labels),
+        "items": stats.items,
+        "labelled_items": stats.labelled_items,
+        "judge": asdict(stats.judge),
+        "judge_per_principle": {name: asdict(a) for name, a in stats.judge_per_principle.items()},
+        "disagreements": stats.disagreements,
+        "labellers": [c.name for c in stats.labellers],
+        "notes": stats.notes,
+    }

@@ -78,6 +78,7 @@
       box.append(role, text);
       conversation.append(box);
     }
+    conversation.scrollTop = conversation.scrollHeight; // the last turns are the ones answered
     setText($("left-text"), item.left);
     setText($("right-text"), item.right);
     $("reason").value = "";
