@@ -142,3 +142,12 @@ def test_a_full_disk_is_a_clear_error_and_leaves_the_file_whole(tmp_path, monkey
     with pytest.raises(RlaifError, match="No space left"):
         store.append([_label(item="i2")])
     assert path.read_bytes() == before
+
+
+def test_a_file_that_shrinks_under_a_reader_is_an_error_not_silent_loss(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    store = LabelStore(path)
+    store.append([_label(), _label(item="i2")])
+    path.write_text(json.dumps(_label(item="i3")) + "\n")
+    with pytest.raises(RlaifError, match="shrank"):
+        store.refresh()

@@ -141,6 +141,12 @@ class LabelStore:
 
     def _refresh(self) -> list[dict[str, Any]]:
         try:
+            if self.path.stat().st_size < self._offset:
+                raise RlaifError(
+                    f"{self.path}: the labels file shrank while in use (edited, truncated or replaced); "
+                    "labels are append-only",
+                    hint="Restore the file, or restart to read it as it is now.",
+                )
             with self.path.open("rb") as handle:
                 handle.seek(self._offset)
                 data = handle.read()
