@@ -22,6 +22,26 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # `python benchmarks/x.py` from a checkout works without installing
     sys.path.insert(0, str(REPO))
 
+DATA_ENV = "RLAIF_DATA_DIR"
+
+
+def data_dir() -> Path:
+    """The folder of full public evaluation sets (HH-RLHF, GSM8K, MATH-500, HumanEval, MBPP) a benchmark reads.
+
+    Default ``../shared/data`` next to the repository (where the project keeps them; not in the repo, which only
+    carries small samples for tests under ``tests/data``); ``$RLAIF_DATA_DIR`` overrides it for other layouts.
+    Fails with a message naming both, because a benchmark on a missing set would otherwise die deep inside.
+    """
+    configured = os.environ.get(DATA_ENV)
+    folder = Path(configured).expanduser() if configured else REPO.parent / "shared" / "data"
+    if not folder.is_dir():
+        where = f"${DATA_ENV}={configured}" if configured else f"the default {folder}"
+        raise SystemExit(
+            f"benchmark data folder not found: {where}. Point ${DATA_ENV} at a folder holding the full sets "
+            "(e.g. hh_helpful_base.jsonl; sources and licenses in tests/data/README.md)."
+        )
+    return folder
+
 
 def load_average() -> str:
     try:

@@ -4,7 +4,7 @@
     python benchmarks/dpo_overhead.py --quick    # 2 steps, 1 run per arm
     python benchmarks/dpo_overhead.py --pairs runs/default/round-1/pairs.jsonl   # your own pairs
 
-The wrapper arm is :func:`rlaif.pipeline.train_on_pairs` (what ``rlaif train`` runs). The plain arm is the
+The wrapper arm is :func:`rlaif.training.train_on_pairs` (what ``rlaif train`` runs). The plain arm is the
 20-line script a TRL user would write, with the same DPOConfig values as rlaif's defaults. Step time is
 Trainer's own ``train_runtime / global_step`` in both arms; wall time (load + train + save) is shown too.
 Target: wrapper / plain step time <= 1.05.
@@ -52,7 +52,7 @@ def synthetic_pairs(count: int) -> list[dict]:
 
 
 def run_wrapper(pairs_file: Path, steps: int, out: Path) -> dict:
-    from rlaif.pipeline import train_on_pairs
+    from rlaif.training import train_on_pairs
 
     result = train_on_pairs(pairs_file, out, policy="embedded", options={"max_steps": steps})
     return {"runtime": result.metrics["train_runtime"], "steps": result.metrics["global_step"]}

@@ -1,14 +1,15 @@
 """Judge agreement with human preference labels (HH-RLHF helpful-base / harmless-base), embedded model.
 
-Runs several judge configurations through :func:`rlaif.judges.evaluation.evaluate_judge_on_file` and writes
+Runs several judge configurations through :func:`rlaif.judges.on_file.evaluate_judge_on_file` and writes
 one JSON line per (dataset, configuration) to ``--out`` as soon as it finishes (so a long run can be
 watched and interrupted). Each line holds the summary (n, agreement, single-order agreement, position
 consistency, tie rate, mean confidence, ECE, pairs/second) plus the per-pair P(chosen), so derived figures
 (e.g. a mean-probability ensemble of two members, which equals the ensemble judge's verdict exactly because
 members are deterministic) can be recomputed offline.
 
-The shared files are random permutations, so any slice is a random sample. Tune on the first half
-(``--offset 0``), report on the second (``--offset 200``, the default).
+Data: the full HH-RLHF files (400 pairs each) in ``../shared/data`` next to the repository, or in
+``$RLAIF_DATA_DIR`` (see ``_common.data_dir``). They are random permutations, so any slice is a random sample.
+Tune on the first half (``--offset 0``), report on the second (``--offset 200``, the default).
 
     python benchmarks/judge_agreement.py --quick            # 8 pairs per configuration, a smoke run
     python benchmarks/judge_agreement.py --n 100 --configs pairwise,likelihood
@@ -26,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-DATA = Path("/work/shared/data")
+import _common
 
 CONFIGS: dict[str, tuple[str, dict]] = {
     "pairwise": ("pairwise", {}),  # both orders; single-order figures come from the same run
@@ -66,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="benchmarks/results/judge_agreement.jsonl")
     args = parser.parse_args(argv)
     n = 8 if args.quick else args.n
+    data = _common.data_dir()  # before the model imports: a missing data folder fails at once
 
-    from rlaif.judges.evaluation import evaluate_judge_on_file
+    from rlaif.judges.on_file import evaluate_judge_on_file
     from rlaif.judges.reward_model import read_training_metadata
 
     if args.threads:
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             judge, options = CONFIGS[config]
             started = time.perf_counter()
             result = evaluate_judge_on_file(
-                str(DATA / f"{dataset}.jsonl"),
+                str(data / f"{dataset}.jsonl"),
                 judge_name=judge,
                 options=options,
                 limit=n,

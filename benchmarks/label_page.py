@@ -1,8 +1,9 @@
 """`rlaif label` measured: server latency per label, keyboard labels per minute, and judge-eval on labels made
 through the page vs judge-eval on the same pairs file.
 
-Data: the first pairs of ``hh_helpful_base.jsonl`` (``$RLAIF_DATA_DIR``, default ``../shared/data`` beside the
-repo); the HH human labels stand in for the experts: the "expert" presses the key of the side HH marked chosen.
+Data: the first pairs of ``hh_helpful_base.jsonl`` in ``_common.data_dir()`` (``../shared/data`` beside the repo,
+or ``$RLAIF_DATA_DIR``); the HH human labels stand in for the experts: the "expert" presses the key of the side
+HH marked chosen.
 
 1. **Server latency** (``--latency N``): N labels through the HTTP API on one keep-alive connection, timing each
    ``POST /api/label`` (validate, append, fsync, replay, pick the next item) and ``GET /api/next``; p50 / p95 / max.
@@ -33,9 +34,7 @@ import threading
 import time
 from pathlib import Path
 
-from _common import REPO, header, load_average, table
-
-DATA = Path(os.environ.get("RLAIF_DATA_DIR", REPO.parent / "shared" / "data"))
+from _common import REPO, data_dir, header, load_average, table
 
 
 class Server:
@@ -195,7 +194,7 @@ def keyboard(
 
 
 def judge_eval(pairs: Path, labels: Path, n: int, context_turns: int) -> tuple[dict, dict]:
-    from rlaif.judges.evaluation import evaluate_judge_on_file
+    from rlaif.judges.on_file import evaluate_judge_on_file
     from rlaif.label.judging import evaluate_judge_on_labels
 
     common = {"context_turns": context_turns, "batch_size": 1, "limit": n}
@@ -228,11 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.latency, args.keyboard, args.judge_eval = 20, 10, False
-    source = DATA / "hh_helpful_base.jsonl"
-    if not source.is_file():
-        raise SystemExit(
-            f"{source}: not found; set RLAIF_DATA_DIR to the folder holding hh_helpful_base.jsonl"
-        )
+    source = data_dir() / "hh_helpful_base.jsonl"
     header("rlaif label: server latency, keyboard throughput, judge-eval on page labels")
     needed = max(args.latency, args.keyboard) + 1
     lines = source.read_text(encoding="utf-8").splitlines()[:needed]

@@ -34,7 +34,7 @@ from rlaif.constitution import load_constitution  # noqa: E402
 from rlaif.optimizers import ppo_core  # noqa: E402
 from rlaif.optimizers.online import constitution_rewards, prompts_dataset  # noqa: E402
 from rlaif.optimizers.scorers import weighted_scores  # noqa: E402
-from rlaif.plugins import get_registry  # noqa: E402
+from rlaif.plugins import load_registry  # noqa: E402
 from rlaif.prompts import load_prompts  # noqa: E402
 from rlaif.protocols import TrainRequest  # noqa: E402
 
@@ -136,7 +136,7 @@ def best_of_n_pairs(model, tokenizer, items, rewards, weights, n, max_new_tokens
 
 def run_one(name: str, args, workdir: Path) -> dict:
     config = load_config(ROOT / "examples" / f"{name}-brevity.yaml")
-    registry = get_registry(config["plugins"])
+    registry = load_registry(config["plugins"])
     constitution = load_constitution(config["constitution"], config.base_dir)
     rewards, weights = constitution_rewards(constitution, registry)
     from rlaif.models.embedded import embedded_model_dir
@@ -209,11 +209,12 @@ def main() -> None:
     )
     parser.add_argument("--best-of", type=int, default=4)
     parser.add_argument("--workdir", default="/tmp/rlaif-optimizers-learn")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "optimizers_learn.json"))
+    default_out = "benchmarks/results/optimizers_learn.json"  # recorded in the settings: no machine's path
+    parser.add_argument("--out", default=default_out, help="(default: %(default)s in the repository)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    out = Path(args.out)
+    out = ROOT / default_out if args.out == default_out else Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     records = []
     for name in args.only or ["dpo", "grpo", "ppo"]:

@@ -18,37 +18,18 @@ from typing import Any
 
 from rlaif.errors import Problem, RlaifError
 from rlaif.files import load_schema, load_yaml_mapping, schema_problems
+from rlaif.models import ROLES, is_trainable_here, missing_local_model, split_spec
+from rlaif.models.pool import ModelPool, ModelRef
+from rlaif.options import fill_schema_defaults
+from rlaif.plugins import Registry, load_registry
 from rlaif.protocols import GenerationParams
 
 SCHEMA_FILE = "run-config.schema.json"
 
-STAGE_DEFAULTS = {
-    "generation": GenerationParams(max_new_tokens=96, temperature=0.7, top_p=0.95),
-    "critique": GenerationParams(max_new_tokens=64, temperature=0.0),
-    "revision": GenerationParams(max_new_tokens=96, temperature=0.0),
-}
+SAMPLING_STAGES = ("generation", "critique", "revision")
 
 # Keys that do not change results: a resumed run may differ in these.
 HARMLESS_KEYS = ("output_dir", "max_prompts", "chunk_size", "plugins")
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """A role's model: a spec string plus backend options (``batch_size``, ``base_url``, ...)."""
-
-    spec: str
-    options: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def parse(cls, value: str | dict[str, Any]) -> ModelRef:
-        if isinstance(value, str):
-            return cls(value)
-        options = {key: val for key, val in value.items() if key != "spec"}
-        return cls(value["spec"], options)
-
-    def key(self) -> str:
-        """Identity for sharing one loaded model between roles."""
-        return json.dumps([self.spec, self.options], sort_keys=True, default=str)
 
 
 @dataclass
@@ -67,6 +48,11 @@ class RunConfig:
     def output_dir(self) -> Path:
         return Path(self.raw["output_dir"]).expanduser()
 
+    @property
+    def registry(self) -> Registry:
+        """The plugins this config sees: installed ones, ``$RLAIF_PLUGINS`` and its own ``plugins:`` list."""
+        return load_registry(self.raw["plugins"])
+
     def model(self, role: str) -> ModelRef:
         """The model for ``policy``, ``critic`` or ``judge`` (critic falls back to policy, judge to critic)."""
         models = self.raw["models"]
@@ -77,12 +63,23 @@ class RunConfig:
             value = models.get("policy", "embedded")
         return ModelRef.parse(value)
 
+    def model_pool(self, **overrides: str | None) -> ModelPool:
+        """A pool serving this config's roles (``overrides`` re-point a role to another spec)."""
+        pool = ModelPool(self.registry, {role: self.model(role) for role in ROLES}, self.base_dir)
+        return pool.with_roles(**overrides) if overrides else pool
+
+    def build_judge(self, pool: ModelPool) -> Any:
+        """The configured judge on ``pool``'s models, its options validated and defaults filled in."""
+        section = self.raw["judge"]
+        registration = self.registry.get("judges", section["name"], self.source)
+        return registration.factory(
+            registration.require_valid_options(section["options"], "judge.options"), pool
+        )
+
     def sampling(self, stage: str) -> GenerationParams:
-        base = STAGE_DEFAULTS[stage]
-        overrides = dict(self.raw.get(stage) or {})
-        if "stop" in overrides:
-            overrides["stop"] = tuple(overrides["stop"])
-        return GenerationParams(**{**vars(base), **overrides})
+        values = dict(self.raw[stage])
+        values["stop"] = tuple(values.get("stop") or ())
+        return GenerationParams(**values)
 
     def result_hash(self) -> str:
         """Hash of everything that affects results (for refusing to resume a changed run)."""
@@ -97,18 +94,25 @@ class RunConfig:
         return RunConfig(raw=raw, source=self.source, base_dir=self.base_dir)
 
 
-def _fill_defaults(instance: Any, schema: dict[str, Any], root: dict[str, Any]) -> Any:
-    """Fill ``default`` values from the schema into ``instance`` (objects only, recursively)."""
-    if "$ref" in schema:
-        schema = root["$defs"][schema["$ref"].split("/")[-1]]
-    if not isinstance(instance, dict) or schema.get("type") != "object":
-        return instance
-    for key, sub in schema.get("properties", {}).items():
-        if key not in instance and "default" in sub:
-            instance[key] = copy.deepcopy(sub["default"])
-        if key in instance:
-            instance[key] = _fill_defaults(instance[key], sub, root)
-    return instance
+def _fill_sampling_defaults(raw: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Each sampling stage: the keys the user left out take that stage's defaults (the schema's, one home)."""
+    for stage in SAMPLING_STAGES:
+        raw[stage] = {**copy.deepcopy(schema["properties"][stage]["default"]), **(raw.get(stage) or {})}
+
+
+def _fill_plugin_defaults(raw: dict[str, Any]) -> None:
+    """The judge's and optimizer's options with every default filled in, when the plugins can be loaded.
+
+    A config naming an unknown plugin is left as written: :func:`check_config` reports it.
+    """
+    try:
+        registry = load_registry(raw["plugins"])
+    except RlaifError:
+        return
+    for section, kind in (("judge", "judges"), ("optimizer", "optimizers")):
+        registration = registry.entries[kind].get(raw[section]["name"])
+        if registration is not None and isinstance(raw[section]["options"], dict):
+            raw[section]["options"] = registration.resolved_options(raw[section]["options"])
 
 
 def config_from_dict(
@@ -118,7 +122,9 @@ def config_from_dict(
     problems = schema_problems(data, schema, source)
     if problems:
         raise RlaifError(f"{source or 'run config'}: invalid run config", problems)
-    raw = _fill_defaults(copy.deepcopy(data), schema, schema)
+    raw = fill_schema_defaults(copy.deepcopy(data), schema)
+    _fill_sampling_defaults(raw, schema)
+    _fill_plugin_defaults(raw)
     return RunConfig(raw=raw, source=source, base_dir=base_dir or Path.cwd())
 
 
@@ -132,46 +138,37 @@ def load_config(path: str | Path | None = None) -> RunConfig:
 
 
 def _options_problems(
-    kind: str, name: str, options: dict[str, Any], registry: Any, file: str | None, where: str
+    kind: str, name: str, options: dict[str, Any], registry: Registry, file: str | None, where: str
 ) -> list[Problem]:
     registration = registry.entries[kind].get(name)
     if registration is None:
         return []
-    return plugin_option_problems(registration, options, file, where)
+    return registration.option_problems(options, file, where)
 
 
-def plugin_option_problems(registration: Any, options: Any, file: str | None, where: str) -> list[Problem]:
-    """Options against the plugin's schema, then (if those pass) against its own ``check`` hook."""
-    if registration.options_schema:
-        problems = schema_problems(options, registration.options_schema, file, prefix=tuple(where.split(".")))
-        if problems:
-            return problems
-    if registration.check is None:
+def _lookup_problem(registry: Registry, kind: str, name: str, file: str | None, where: str) -> list[Problem]:
+    """An unknown plugin name as a Problem ("unknown optimizer 'dpoo' (did you mean 'dpo'?); available: ...")."""
+    if name in registry.entries[kind]:
         return []
     try:
-        found = list(registration.check(dict(options)))
-    except Exception as exc:  # a plugin's broken check must not hide the rest of the report
-        return [Problem(f"the {registration.name} plugin's option check failed: {exc!r}", file, where)]
-    return [
-        Problem(problem.message, file, f"{where}.{problem.where}" if problem.where else where)
-        for problem in found
-    ]
+        registry.get(kind, name)
+    except RlaifError as error:
+        return [Problem(error.message, file, where)]
+    return []
 
 
 def check_config(config: RunConfig) -> list[Problem]:
     """Everything the config refers to, checked without loading models. Empty list = good to go."""
-    from rlaif.models import split_spec
-    from rlaif.plugins import get_registry
+    from rlaif.constitution import load_constitution
+    from rlaif.judges.members import judge_problems
     from rlaif.prompts import load_prompts
 
     file = config.source
     problems: list[Problem] = []
     try:
-        registry = get_registry(config["plugins"])
+        registry = config.registry
     except RlaifError as error:
         return [Problem(error.render(), file, "plugins")]
-
-    from rlaif.constitution import load_constitution
 
     constitution = None
     try:
@@ -185,8 +182,6 @@ def check_config(config: RunConfig) -> list[Problem]:
     except RlaifError as error:
         problems.append(Problem(error.render(), file, "prompts"))
 
-    from rlaif.judges.members import judge_problems
-
     problems += judge_problems(
         config["judge"]["name"],
         config["judge"]["options"],
@@ -196,47 +191,38 @@ def check_config(config: RunConfig) -> list[Problem]:
         base_dir=config.base_dir,
     )  # member judges (ensemble members, a fallback) too
     name = config["optimizer"]["name"]
-    if name not in registry.entries["optimizers"]:
-        problems.append(
-            Problem(str(registry_lookup_error(registry, "optimizers", name)), file, "optimizer.name")
-        )
-    else:
-        problems += _options_problems(
-            "optimizers", name, config["optimizer"]["options"], registry, file, "optimizer.options"
-        )
+    problems += _lookup_problem(registry, "optimizers", name, file, "optimizer.name")
+    problems += _options_problems(
+        "optimizers", name, config["optimizer"]["options"], registry, file, "optimizer.options"
+    )
     if constitution is not None:
         problems += _score_principle_problems(config, constitution)
 
-    for role in ("policy", "critic", "judge"):
+    for role in ROLES:
         ref = config.model(role)
-        scheme, rest = split_spec(ref.spec, registry)
-        if scheme not in registry.entries["models"]:
-            problems.append(Problem(f"no model backend for '{ref.spec}'", file, f"models.{role}"))
+        try:
+            scheme, _ = split_spec(ref.spec, registry)
+        except RlaifError as error:
+            problems.append(Problem(error.message, file, f"models.{role}"))
             continue
         problems += _options_problems("models", scheme, ref.options, registry, file, f"models.{role}")
-        if scheme == "hf":
-            path = Path(rest).expanduser()
-            if not path.is_absolute():
-                path = config.base_dir / path
-            if not path.exists() and not _looks_like_hub_id(rest):
-                problems.append(
-                    Problem(
-                        f"model directory '{rest}' not found (use 'embedded', a local directory or 'openai:<model>')",
-                        file,
-                        f"models.{role}",
-                    )
-                )
-    if config["train"]:
-        scheme, _ = split_spec(config.model("policy").spec, registry)
-        if scheme not in ("embedded", "hf"):
-            problems.append(
-                Problem(
-                    f"the policy '{config.model('policy').spec}' is served remotely and cannot be trained here; "
-                    "use a local model as policy or set train: false",
-                    file,
-                    "models.policy",
-                )
+        missing = missing_local_model(ref.spec, registry, config.base_dir)
+        if missing:
+            problems.append(Problem(missing, file, f"models.{role}"))
+    policy = config.model("policy").spec
+    if (
+        config["train"]
+        and not missing_local_model(policy, registry)
+        and not is_trainable_here(policy, registry)
+    ):
+        problems.append(
+            Problem(
+                f"the policy '{policy}' is served remotely and cannot be trained here; "
+                "use a local model as policy or set train: false",
+                file,
+                "models.policy",
             )
+        )
     return problems
 
 
@@ -247,9 +233,7 @@ def _constitution_reward_problems(constitution: Any, registry: Any) -> list[Prob
         for r_index, (name, options) in enumerate(principle.reward_specs()):
             where = f"principles[{p_index}].rewards[{r_index}]"
             if name not in registry.entries["rewards"]:
-                problems.append(
-                    Problem(str(registry_lookup_error(registry, "rewards", name)), constitution.source, where)
-                )
+                problems += _lookup_problem(registry, "rewards", name, constitution.source, where)
             else:
                 problems += _options_problems(
                     "rewards", name, options, registry, constitution.source, f"{where}.options"
@@ -281,28 +265,9 @@ def _score_principle_problems(config: RunConfig, constitution: Any) -> list[Prob
     return problems
 
 
-def _looks_like_hub_id(spec: str) -> bool:
-    parts = spec.split("/")
-    return len(parts) == 2 and all(parts) and not spec.startswith((".", "~"))
-
-
-def registry_lookup_error(registry: Any, kind: str, name: str) -> RlaifError:
-    try:
-        registry.get(kind, name)
-    except RlaifError as error:
-        return error
-    raise AssertionError("name is registered")
-
-
 def require_valid(config: RunConfig) -> None:
     problems = check_config(config)
     if problems:
         raise RlaifError(
             f"{config.source or 'run config'}: the config refers to things that are not usable", problems
         )
-
-
-def resolve_path(config: RunConfig, value: str) -> Path:
-    """A path from the config, relative to the config file's folder."""
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else config.base_dir / path

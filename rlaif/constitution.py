@@ -102,9 +102,6 @@ def shipped_constitutions() -> dict[str, Path]:
     return {path.stem: path for path in sorted(shipped_dir("constitutions").glob("*.yaml"))}
 
 
-DEFAULT_CONSTITUTION = "helpful-harmless"
-
-
 def resolve_constitution_path(reference: str, base_dir: Path | None = None) -> Path:
     """A path (relative to ``base_dir``, the config's folder) or the name of a shipped constitution."""
     candidate = Path(reference).expanduser()

@@ -141,8 +141,19 @@ class Optimizer(Protocol):
 
 
 class BuildContext(Protocol):
-    """Handed to judge factories so they can reach the run's models without loading them twice."""
+    """Handed to judge factories so they can reach the run's models without loading them twice.
+
+    rlaif passes its :class:`~rlaif.models.pool.ModelPool`. ``registry`` lets a judge build the judges and rewards
+    it names (ensemble members, a fallback); ``with_roles(judge=spec)`` is the same context with the ``judge``
+    role re-pointed (a member judge that names its own model).
+    """
+
+    registry: Any
 
     def model(self, role_or_spec: str) -> ChatModel:
         """A chat model by role (``policy``, ``critic``, ``judge``) or by spec string."""
+        ...
+
+    def with_roles(self, keep_options: bool = True, **specs: str | None) -> BuildContext:
+        """This context with roles re-pointed to other roles or specs; models stay shared."""
         ...

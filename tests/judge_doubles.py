@@ -51,13 +51,19 @@ def first_shown(text: str) -> str:
 class Context:
     """A BuildContext that hands out fixed models by role or spec."""
 
-    def __init__(self, models: dict, registry=None):
+    def __init__(self, models: dict, registry=None, roles: dict | None = None):
+        from rlaif.plugins import load_registry
+
         self.models = models
-        if registry is not None:
-            self.registry = registry
+        self.registry = registry if registry is not None else load_registry()
+        self.roles = roles or {}
 
     def model(self, role_or_spec):
-        return self.models[role_or_spec]
+        return self.models[self.roles.get(role_or_spec, role_or_spec)]
+
+    def with_roles(self, keep_options=True, **specs):
+        roles = {**self.roles, **{role: spec for role, spec in specs.items() if spec}}
+        return Context(self.models, self.registry, roles)
 
 
 # -- a tiny reward plugin for rewards-as-judge tests -----------------------------------------------------------

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from rlaif.config import STAGE_DEFAULTS
+from rlaif.config import load_config
 from rlaif.constitution import constitution_from_dict
 from rlaif.engine import EngineSettings, Journal, prompt_seed, run_cai
 from rlaif.judges.pairwise import PairwiseJudge
@@ -36,10 +36,11 @@ def items(n):
 
 
 def settings(**overrides):
+    defaults = load_config()
     base = dict(
-        answer=STAGE_DEFAULTS["generation"],
-        critique=STAGE_DEFAULTS["critique"],
-        revision=STAGE_DEFAULTS["revision"],
+        answer=defaults.sampling("generation"),
+        critique=defaults.sampling("critique"),
+        revision=defaults.sampling("revision"),
         chunk_size=4,
     )
     return EngineSettings(**{**base, **overrides})

@@ -1,6 +1,7 @@
 """`rlaif eval` and the held-out split, on deterministic doubles (fast)."""
 
 import json
+import math
 
 import pytest
 import yaml
@@ -55,7 +56,9 @@ def test_evaluate_prefers_the_improved_model_and_estimates_kl():
     assert set(summary["per_principle"]) == {p.id for p in load_constitution("helpful-harmless").principles}
     # own-sample log-probs: -1/word under the trained double, -2/word under the baseline double
     words = summary["length"]["model"]["mean_words"]
-    assert summary["kl"]["estimate"] == pytest.approx(words)
+    # the double gives sequence totals only: k3 on the whole sequence, log r = -words
+    assert summary["kl"]["k1"] == pytest.approx(words)
+    assert summary["kl"]["estimate"] == pytest.approx(words - 1 + math.exp(-words))
     assert summary["length"]["model"]["mean_words"] == summary["length"]["baseline"]["mean_words"] + 1
     record = result.records[0]
     assert record["outcome"] == "win" and record["model_response"].startswith("IMPROVED")
@@ -73,7 +76,7 @@ def test_evaluate_against_itself_is_all_ties():
 
 
 def test_rewards_give_pass_rates_for_both_models():
-    from rlaif.rewards import build_reward
+    from rlaif import build_reward
 
     result = evaluate(
         ImprovedFake("trained"),
@@ -158,3 +161,21 @@ def test_run_without_training_holds_nothing_out(tmp_path):
     assert len(split.train) == 6 and len(split.held_out) == 4
     capped = config.with_overrides(max_prompts=2)
     assert {i.id for i in prompt_split(capped).held_out} == {i.id for i in split.held_out}
+
+
+def test_kl_estimate_is_never_negative_where_the_log_ratio_mean_is():
+    """A handful of samples can give a negative mean log-ratio (k1); the per-token k3 estimate cannot."""
+    import random
+
+    from rlaif.eval.core import kl_estimate, kl_terms
+
+    rng = random.Random(3)
+    terms = []
+    for _ in range(5):
+        model = [-rng.uniform(0.5, 3.0) for _ in range(12)]
+        baseline = [m + rng.gauss(0.1, 0.6) for m in model]  # the sample is more likely under the baseline
+        terms.append(kl_terms(model, baseline))
+    kl = kl_estimate(terms)
+    assert kl["k1"] < 0 <= kl["ci95"][0] <= kl["estimate"] <= kl["ci95"][1]
+    assert kl["n"] == 5 and kl["method"].startswith("k3")
+    assert kl_estimate([kl_terms([-1.0, -2.0], [-1.0, -2.0])])["estimate"] == 0.0

@@ -49,7 +49,7 @@ def test_embedded_run_evaluates_each_round_and_reports(tmp_path):
 
 def test_response_logprobs_match_label_logprobs():
     """The new backend method agrees with the existing exact one on a single-token continuation."""
-    from rlaif.models import load_chat_model
+    from rlaif import load_chat_model
 
     model = load_chat_model("embedded", {"batch_size": 2})
     conversation = [{"role": "user", "content": "Answer with a single letter: A or B."}]

@@ -394,7 +394,7 @@ def test_a_second_process_is_refused_naming_the_first_and_freed_when_it_is_kille
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
-    from rlaif.pipeline import RunDirectory
+    from rlaif.rundir import RunDirectory
 
     run_dir = RunDirectory(tmp_path / "run")  # the killed holder's lock died with it
     run_dir.acquire()

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def embedded():
-    from rlaif.models import load_chat_model
+    from rlaif import load_chat_model
 
     return load_chat_model("embedded", {"batch_size": 4})
 
@@ -85,7 +85,7 @@ def test_run_generates_judges_trains_and_the_checkpoint_loads(tmp_path):
     metrics = json.loads((tmp_path / "run" / round_1["metrics"]).read_text())
     assert metrics["metrics"]["global_step"] == 1
 
-    from rlaif.models import load_chat_model
+    from rlaif import load_chat_model
 
     trained = load_chat_model(str(checkpoint))
     assert trained.generate(

@@ -20,7 +20,9 @@ from rlaif.judges.fitting import (
     fit_ensemble,
     fit_logistic,
     length_feature,
-    logit,
+)
+from rlaif.judges.fitting import (
+    member_logit as logit,
 )
 from rlaif.judges.likelihood import LikelihoodJudge
 from rlaif.judges.pairwise import PairwiseJudge

@@ -14,7 +14,7 @@ from rlaif.judges.likelihood import LikelihoodJudge
 from rlaif.judges.pairwise import COT_FOLLOW_UP, PairwiseJudge
 from rlaif.judges.rewards_judge import rewards_judge_factory
 from rlaif.judges.score import ScoreJudge
-from rlaif.plugins import get_registry
+from rlaif.plugins import load_registry
 from rlaif.protocols import Comparison
 from tests.judge_doubles import Context, ScriptedModel, first_shown
 
@@ -161,7 +161,7 @@ def test_ensemble_checks_member_options():
 
 
 def test_rewards_as_judge_decides_when_the_reward_can_and_falls_back_otherwise():
-    registry = get_registry(["tests.judge_doubles"])
+    registry = load_registry(["tests.judge_doubles"])
     fallback_model = ScriptedModel(lambda text, labels: good_first(text, labels, 0.8))
     judge = rewards_judge_factory(
         {"reward": "contains-answer", "columns": {"answer": "42"}},

@@ -1,20 +1,20 @@
-"""Judges on the real embedded model (SmolLM2-135M), on a handful of the shared HH pairs. Slow."""
+"""Judges on the real embedded model (SmolLM2-135M), on a handful of real HH-RLHF pairs. Slow."""
 
 from pathlib import Path
 
 import pytest
 
 from rlaif.constitution import Principle
-from rlaif.judges.data import load_preference_pairs
+from rlaif.judges.data import load_preference_pairs, trim_context
 from rlaif.judges.ensemble import EnsembleJudge
-from rlaif.judges.evaluation import evaluate_judge, trim_context
+from rlaif.judges.evaluation import evaluate_judge
 from rlaif.judges.likelihood import LikelihoodJudge
 from rlaif.judges.pairwise import PairwiseJudge
 from rlaif.judges.score import ScoreJudge
 
 pytestmark = pytest.mark.slow
 
-HH = Path("/work/shared/data/hh_helpful_base.jsonl")
+HH = Path(__file__).parent / "data" / "hh_helpful_base.sample.jsonl"  # see tests/data/README.md
 HELPFUL = Principle(
     "helpfulness", "", "", "Which response answers the user's question more directly and more usefully?"
 )
@@ -29,8 +29,6 @@ def model():
 
 @pytest.fixture(scope="module")
 def pairs():
-    if not HH.exists():
-        pytest.skip("shared HH data not present")
     return [trim_context(pair, 1) for pair in load_preference_pairs(HH, limit=2)]
 
 

@@ -10,9 +10,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from rlaif import load_chat_model
 from rlaif.cli import build_cli
 from rlaif.errors import RlaifError
-from rlaif.models import load_chat_model
 from rlaif.protocols import GenerationParams
 
 WORDS = ["banana", "violin", "pyramid", "elephant"]

@@ -8,7 +8,8 @@ import pytest
 from transformers import AutoModelForCausalLM
 
 from rlaif.errors import RlaifError
-from rlaif.plugins import get_registry
+from rlaif.models.pool import ModelPool
+from rlaif.plugins import load_registry
 from rlaif.protocols import TrainRequest
 from tests.tiny_policy import make_tiny_policy
 
@@ -35,7 +36,7 @@ def keyword_reward(prompts, completions, keyword, **_):
 
 
 def build(name, options):
-    return get_registry().get("optimizers", name).factory(options)
+    return load_registry().get("optimizers", name).factory(options)
 
 
 def test_both_are_registered_as_online_optimizers():
@@ -45,13 +46,13 @@ def test_both_are_registered_as_online_optimizers():
 
 def test_grpo_check_reports_group_size_that_does_not_fit_the_batch():
     problems = build("grpo", {}).check({"num_generations": 3, "per_device_train_batch_size": 4})
-    assert "not divisible by num_generations (3)" in problems[0].message
+    assert "must be divisible by num_generations (3)" in problems[0].message
     assert problems[0].where == "optimizer.options.num_generations"
     assert build("grpo", {}).check({"num_generations": 2, "per_device_train_batch_size": 4}) == []
 
 
 def test_checks_report_unknown_rewards_and_ppo_batch_split():
-    registry = get_registry()
+    registry = load_registry()
     problems = build("grpo", {}).check({"rewards": [{"name": "lenght"}]}, registry)
     assert "unknown reward 'lenght'" in problems[0].message
     problems = build("ppo", {}).check({"batch_size": 6, "mini_batch_size": 4})
@@ -85,6 +86,7 @@ def test_grpo_trains_with_registry_and_caller_rewards(tiny_policy, tmp_path):
             prompts=prompts(),
             rewards=[keyword_reward],
             reward_weights=[1.0],
+            context=ModelPool(load_registry()),
         )
     )
     assert result.metrics["global_step"] == 1
@@ -107,7 +109,11 @@ def test_ppo_trains_changes_weights_and_resumes(tiny_policy, tmp_path):
         "rewards": [{"name": "length", "options": {"max": 3, "soft": True}}],
     }
     request = TrainRequest(
-        policy=str(tiny_policy), output_dir=tmp_path, prompts=prompts(), rewards=[keyword_reward]
+        policy=str(tiny_policy),
+        output_dir=tmp_path,
+        prompts=prompts(),
+        rewards=[keyword_reward],
+        context=ModelPool(load_registry()),
     )
     result = build("ppo", options).train(request)
     assert result.metrics["global_step"] == 2
@@ -148,7 +154,14 @@ def test_ppo_with_lora_uses_disabled_adapters_as_reference(tiny_policy, tmp_path
             "lora": {"r": 4, "alpha": 8},
             "rewards": [{"name": "length", "options": {"max": 3}}],
         },
-    ).train(TrainRequest(policy=str(tiny_policy), output_dir=tmp_path, prompts=prompts()))
+    ).train(
+        TrainRequest(
+            policy=str(tiny_policy),
+            output_dir=tmp_path,
+            prompts=prompts(),
+            context=ModelPool(load_registry()),
+        )
+    )
     assert (tmp_path / "adapter" / "adapter_config.json").exists()
     assert abs(result.log_history[0]["kl"]) < 1e-4  # first rollout: policy == reference
     assert AutoModelForCausalLM.from_pretrained(result.checkpoint) is not None
@@ -163,7 +176,7 @@ def test_scorers_mix_weighted_rewards_and_judges_with_the_given_context():
             return FakeChatModel(role_or_spec)
 
     context = Context()
-    registry = get_registry(["tests.scoring_judge", "tests.doubles"])
+    registry = load_registry(["tests.scoring_judge", "tests.doubles"])
     funcs, weights = build_scorers(
         {
             "rewards": [{"name": "length", "options": {"max": 2}, "weight": 2.0}],

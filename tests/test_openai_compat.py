@@ -19,18 +19,18 @@ import jsonschema
 import pluggy
 import pytest
 
-from rlaif import hookspecs
+from rlaif import hookspecs, load_chat_model
 from rlaif.errors import RlaifError
 from rlaif.models import builtin as models_builtin
-from rlaif.models import load_chat_model
 from rlaif.models.openai_compat import (
-    OPENAI_OPTIONS_SCHEMA,
     OpenAIChatModel,
+    OpenAIOptions,
     RequestFailed,
     _TokenBucket,
     map_label_logprobs,
     parse_retry_after,
 )
+from rlaif.options import options_schema
 from rlaif.plugins import Registry
 from rlaif.protocols import ChatModel, GenerationParams
 
@@ -93,21 +93,39 @@ def test_token_bucket_paces_after_the_burst() -> None:
     assert 0.4 < elapsed < 1.5
 
 
-def test_options_schema_and_factory_registration(llamacpp_server) -> None:
-    jsonschema.validate(
-        {"base_url": "http://x/v1", "max_concurrency": 4, "logprobs": "auto"}, OPENAI_OPTIONS_SCHEMA
-    )
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"api_key": "sk-oops"}, OPENAI_OPTIONS_SCHEMA)  # keys never go in config
+def _builtin_models_registry() -> Registry:
     # only the built-in model plugin: entry points installed in this environment are not under test here
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
     manager.register(models_builtin, name="rlaif.models.builtin")
-    registry = Registry(manager)
-    assert registry.get("models", "openai").options_schema is OPENAI_OPTIONS_SCHEMA
+    return Registry(manager)
+
+
+def test_options_schema_and_factory_registration(llamacpp_server) -> None:
+    schema = options_schema(OpenAIOptions)
+    jsonschema.validate({"base_url": "http://x/v1", "max_concurrency": 4, "logprobs": "auto"}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"api_key": "sk-oops"}, schema)  # keys never go in config
+    registry = _builtin_models_registry()
+    assert registry.get("models", "openai").options_schema == schema
     model = load_chat_model("openai:smollm2", {"base_url": llamacpp_server.base_url}, registry=registry)
     assert isinstance(model, OpenAIChatModel) and isinstance(model, ChatModel)
     assert model.name == "openai:smollm2"
+
+
+def test_retry_after_max_is_a_documented_option_that_reaches_the_model() -> None:
+    registry = _builtin_models_registry()
+    registration = registry.get("models", "openai")
+    assert registration.options_schema["properties"]["retry_after_max"]["default"] == 60.0
+    assert registration.option_problems({"retry_after_max": -1}, None, "model options")
+    model = load_chat_model(
+        "openai:m", {"base_url": "http://127.0.0.1:9/v1", "retry_after_max": 5}, registry=registry
+    )
+    try:
+        assert model.retry_after_max == 5.0
+        assert model.max_concurrency == 8 and model.timeout == 120.0  # the schema's defaults, filled in
+    finally:
+        model.close()
 
 
 def test_remote_server_without_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

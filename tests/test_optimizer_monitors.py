@@ -35,7 +35,7 @@ def test_kl_early_stop_stops_only_past_the_limit():
 
 def test_run_refuses_to_start_under_a_multi_process_launcher(monkeypatch, tmp_path):
     from rlaif.config import config_from_dict
-    from rlaif.pipeline import run
+    from rlaif.rounds import run
 
     monkeypatch.setenv("WORLD_SIZE", "2")
     config = config_from_dict({"output_dir": str(tmp_path / "run"), "models": {"policy": "embedded"}})

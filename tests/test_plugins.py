@@ -6,11 +6,11 @@ from click.testing import CliRunner
 
 from rlaif import hookimpl
 from rlaif.cli import build_cli
-from rlaif.plugins import get_registry
+from rlaif.plugins import load_registry
 
 
 def test_builtins_register_through_the_same_hooks():
-    registry = get_registry()
+    registry = load_registry()
     assert "pairwise" in registry.names("judges")
     assert "dpo" in registry.names("optimizers")
     assert {"embedded", "hf"} <= set(registry.names("models"))
@@ -40,7 +40,7 @@ def test_extra_module_plugin_registers_a_judge_and_a_command(monkeypatch):
     module.register_judges = register_judges
     module.register_commands = register_commands
     monkeypatch.setitem(sys.modules, "my_rlaif_plugin", module)
-    registry = get_registry(["my_rlaif_plugin"])
+    registry = load_registry(["my_rlaif_plugin"])
     assert registry.get("judges", "always-a").description == "Always prefers a."
     assert registry.get("judges", "always-a").plugin == "my_rlaif_plugin"
 
@@ -58,7 +58,7 @@ def test_unknown_names_list_what_exists():
     from rlaif.errors import RlaifError
 
     with pytest.raises(RlaifError) as info:
-        get_registry().get("optimizers", "dpoo")
+        load_registry().get("optimizers", "dpoo")
     assert "did you mean 'dpo'" in str(info.value) and "available: " in str(info.value)
 
 

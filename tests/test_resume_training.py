@@ -89,7 +89,7 @@ def test_a_multi_round_run_resumes_at_the_right_round_and_stage(
     tmp_path, tiny_policy, instrument_trainer, monkeypatch
 ):
     from rlaif.config import load_config
-    from rlaif.pipeline import run
+    from rlaif.rounds import run
 
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text("".join(json.dumps({"prompt": f"Say something about {i}."}) + "\n" for i in range(4)))

@@ -103,4 +103,4 @@ def test_missing_file_unknown_reward_and_bad_option(tmp_path):
     result = invoke("--reward", "length", "--data", str(data), "--option", "min=-3")
     assert result.exit_code == 2 and "invalid options for reward 'length'" in result.output
     result = invoke("--reward", "length", "--data", str(data), "--option", "novalue")
-    assert result.exit_code == 2 and "expected key=value" in result.output
+    assert result.exit_code == 2 and "expected KEY=VALUE" in result.output

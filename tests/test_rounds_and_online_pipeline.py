@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from rlaif.config import load_config
-from rlaif.pipeline import run
+from rlaif.rounds import run
 from tests.tiny_policy import make_tiny_policy
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -64,9 +64,9 @@ def test_threads_option_sets_torch_threads(tiny_model_dir):
 
 
 def test_threads_option_is_in_the_backend_schema():
-    from rlaif.plugins import get_registry
+    from rlaif.plugins import load_registry
 
-    schema = get_registry().get("models", "embedded").options_schema
+    schema = load_registry().get("models", "embedded").options_schema
     assert schema["properties"]["threads"]["minimum"] == 1
 
 
@@ -156,9 +156,9 @@ def test_prefix_cache_keeps_within_its_memory_budget(tiny_model_dir):
 
 
 def test_prefix_cache_option_is_in_the_backend_schema():
-    from rlaif.plugins import get_registry
+    from rlaif.plugins import load_registry
 
-    schema = get_registry().get("models", "embedded").options_schema
+    schema = load_registry().get("models", "embedded").options_schema
     assert schema["properties"]["prefix_cache_mb"]["minimum"] == 0
 
 

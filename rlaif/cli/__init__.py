@@ -6,7 +6,6 @@ becomes a short message on stderr and exit code 2, never a traceback.
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import threading
@@ -67,11 +66,6 @@ def _install_sigterm_handler() -> object | None:
     return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
-def extra_plugin_modules() -> list[str]:
-    """Plugin modules named in ``$RLAIF_PLUGINS`` (comma-separated import paths)."""
-    return [name.strip() for name in os.environ.get("RLAIF_PLUGINS", "").split(",") if name.strip()]
-
-
 def build_cli() -> click.Group:
     @click.group(cls=RlaifGroup, context_settings={"help_option_names": ["-h", "--help"]})
     @click.version_option(__version__, prog_name="rlaif")
@@ -85,13 +79,16 @@ def build_cli() -> click.Group:
           rlaif run my-project/rlaif.yaml
           rlaif plugins                  judges, rewards, optimizers and backends installed
 
-        Extra plugin modules can be loaded with RLAIF_PLUGINS=module1,module2.
+        \b
+        Plugins: installed ones load automatically; RLAIF_PLUGINS=mod1,mod2 adds modules by import
+        path, RLAIF_LOAD_PLUGINS=a,b loads only those installed plugins (empty: none),
+        RLAIF_DISABLE_PLUGINS=a,b skips some.
         """
 
-    from rlaif.plugins import get_registry
+    from rlaif.plugins import load_registry
 
     try:
-        registry = get_registry(extra_plugin_modules())
+        registry = load_registry()
     except RlaifError as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(error.exit_code)

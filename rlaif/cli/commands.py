@@ -9,6 +9,7 @@ import click
 
 from rlaif.errors import RlaifError
 from rlaif.hookspecs import hookimpl
+from rlaif.options import parse_option_strings
 
 
 def _load(config_path: str | None, output_dir: str | None, max_prompts: int | None, new: bool = False):
@@ -16,7 +17,7 @@ def _load(config_path: str | None, output_dir: str | None, max_prompts: int | No
 
     config = load_config(config_path).with_overrides(output_dir=output_dir, max_prompts=max_prompts)
     if new:
-        from rlaif.pipeline import fresh_output_dir
+        from rlaif.rundir import fresh_output_dir
 
         fresh = fresh_output_dir(config.output_dir)
         _echo(f"Starting a fresh run in {fresh}")
@@ -77,7 +78,7 @@ def run(
       rlaif run
       rlaif run examples/quickstart.yaml --max-prompts 4
     """
-    from rlaif.pipeline import run as run_pipeline
+    from rlaif.rounds import run as run_pipeline
 
     _check_fresh_flags(overwrite, new)
     result = run_pipeline(
@@ -102,7 +103,7 @@ def generate(
     quiet: bool,
 ) -> None:
     """Generate preference pairs only (generate -> critique -> revise -> judge), no training."""
-    from rlaif.pipeline import run as run_pipeline
+    from rlaif.rounds import run as run_pipeline
 
     _check_fresh_flags(overwrite, new)
     result = run_pipeline(
@@ -145,43 +146,22 @@ def train(
     Example:
       rlaif train runs/default/round-1/pairs.jsonl -o trained --option beta=0.2 --option max_steps=10
     """
-    from rlaif.pipeline import is_main_process, train_on_pairs
+    from rlaif.training import is_main_process, train_on_pairs
 
-    result = train_on_pairs(pairs, output_dir, policy, optimizer, parse_options(options), seed)
+    result = train_on_pairs(pairs, output_dir, policy, optimizer, parse_option_strings(options), seed)
     if not is_main_process():  # under `accelerate launch`, rank 0 reports
         return
     click.echo(f"Checkpoint: {result.checkpoint}")
     click.echo(f"Metrics:    {Path(output_dir) / 'metrics.json'}")
 
 
-def parse_options(pairs: tuple[str, ...]) -> dict:
-    import yaml
-
-    from rlaif.files import load_yaml_text
-
-    options = {}
-    for item in pairs:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise RlaifError(f"--option '{item}': expected KEY=VALUE (e.g. --option beta=0.2)")
-        try:
-            options[key.strip()] = load_yaml_text(value)
-        except yaml.YAMLError as exc:
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise RlaifError(
-                f"--option '{item}': the value is not valid YAML ({problem}); quote strings with spaces"
-            ) from None
-    return options
-
-
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins(as_json: bool) -> None:
     """List installed plugins, their versions and what each registers."""
-    from rlaif.cli import extra_plugin_modules
-    from rlaif.plugins import get_registry
+    from rlaif.plugins import load_registry
 
-    registry = get_registry(extra_plugin_modules())
+    registry = load_registry()
     infos = registry.plugins()
     if as_json:
         payload = [
@@ -191,7 +171,12 @@ def plugins(as_json: bool) -> None:
                 "error": info.error,
                 "registers": {
                     kind: [
-                        {"name": name, "description": registry.entries[kind][name].description}
+                        {
+                            "name": name,
+                            "description": registry.entries[kind][name].description,
+                            "replaces": registry.entries[kind][name].replaces,
+                            "options_schema": registry.entries[kind][name].options_schema,
+                        }
                         for name in sorted(names)
                     ]
                     for kind, names in info.registers.items()
@@ -207,8 +192,9 @@ def plugins(as_json: bool) -> None:
             click.echo(f"  BROKEN: failed to load: {info.error}")
         for kind, names in sorted(info.registers.items()):
             for name in sorted(names):
-                description = registry.entries[kind][name].description
-                click.echo(f"  {kind[:-1]:<10} {name:<18} {description}")
+                entry = registry.entries[kind][name]
+                replaced = f" [replaces {entry.replaces}'s]" if entry.replaces else ""
+                click.echo(f"  {kind[:-1]:<10} {name:<18} {entry.description}{replaced}")
 
 
 @click.group()

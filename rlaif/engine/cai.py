@@ -8,7 +8,6 @@ one chunk of work. Every choice that involves chance (principle, sampling seed) 
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 from collections import Counter
@@ -18,9 +17,11 @@ from typing import Any
 
 from rlaif.constitution import Constitution, Principle
 from rlaif.engine.journal import Journal
+from rlaif.engine.seeds import prompt_seed
 from rlaif.engine.strategies import PairSettings, check_strategy, judge_revisions
 from rlaif.prompts import PromptItem
 from rlaif.protocols import ChatModel, Conversation, GenerationParams, Judge
+from rlaif.records import DropReason, drop
 
 
 @dataclass
@@ -41,12 +42,6 @@ class EngineResult:
     drops: Counter = field(default_factory=Counter)
     skipped: int = 0
     usage: dict[str, dict[str, int]] = field(default_factory=dict)
-
-
-def prompt_seed(seed: int, round_index: int, prompt_id: str) -> int:
-    """A 31-bit seed for one prompt in one round, independent of order and batch composition."""
-    digest = hashlib.sha256(f"{seed}:{round_index}:{prompt_id}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 _LABEL_PREFIX = re.compile(
@@ -217,13 +212,13 @@ def _run_chunk(
             "revision": revision,
         }
         if not answer.strip():
-            records.append({**base, "status": "drop", "reason": "empty answer"})
+            records.append(drop(dict(base), DropReason.EMPTY_ANSWER))
         elif not revision.strip():
-            records.append({**base, "status": "drop", "reason": "empty revision"})
+            records.append(drop(dict(base), DropReason.EMPTY_REVISION))
         elif revision.strip() == answer.strip():
-            records.append({**base, "status": "drop", "reason": "revision identical to answer"})
+            records.append(drop(dict(base), DropReason.REVISION_IDENTICAL))
         elif revision.strip() == critiques[index].strip():
-            records.append({**base, "status": "drop", "reason": "revision repeats the critique"})
+            records.append(drop(dict(base), DropReason.REVISION_REPEATS_CRITIQUE))
         else:
             records.append(base)
             to_judge.append(index)

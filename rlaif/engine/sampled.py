@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rlaif.constitution import Constitution
+from rlaif.engine.seeds import prompt_seed
 from rlaif.engine.strategies import decide_sampled, score_candidates, scoring_principles, tournament
 from rlaif.prompts import PromptItem
 from rlaif.protocols import ChatModel, Judge
@@ -30,7 +31,6 @@ def run_sampled_chunk(
     bar: Any,
     judge_model: ChatModel | None,
 ) -> list[dict[str, Any]]:
-    from rlaif.engine.cai import prompt_seed
 
     pairs = settings.pairs
     seeds = [prompt_seed(settings.seed, settings.round, item.id) for item in chunk]

@@ -24,8 +24,7 @@ from rlaif.constitution import Constitution, Principle
 from rlaif.errors import RlaifError
 from rlaif.judges.arithmetic import preference_from_scores
 from rlaif.protocols import Comparison, Judge
-
-STRATEGIES = ("revision", "best-of-n", "pairwise-tournament")
+from rlaif.records import DropReason, drop
 
 
 @dataclass(frozen=True)
@@ -151,7 +150,7 @@ def judge_revisions(
             record["judge"]["per_principle"] = per_principle
         if abs(p_revision - 0.5) < margin:
             if not pair_settings.prefer_shorter or len(record["revision"]) == len(record["original"]):
-                record.update(status="drop", reason="tie")
+                drop(record, DropReason.TIE)
                 continue
             revision_shorter = len(record["revision"]) < len(record["original"])
             record["judge"]["tie_break"] = "shorter"
@@ -259,7 +258,7 @@ def decide_sampled(
     }
     distinct = {candidates[c].strip() for c in usable}
     if len(distinct) < 2:
-        record.update(status="drop", reason="fewer than 2 distinct scored candidates")
+        drop(record, DropReason.TOO_FEW_CANDIDATES)
         return
     best = max(usable, key=lambda c: aggregate[c])
     worst = min(usable, key=lambda c: aggregate[c])
@@ -286,9 +285,9 @@ def decide_sampled(
         verdict = matches[(min(best, worst), max(best, worst))]
         record["judge"]["match"] = _chosen_view(verdict.details, chosen_first_asked=best < worst)
     if best == worst or (abs(p_chosen - 0.5) < margin and record["judge"].get("tie_break") is None):
-        record.update(status="drop", reason="tie")
+        drop(record, DropReason.TIE)
         return
     if gap < settings.min_margin:
-        record.update(status="drop", reason="low margin")
+        drop(record, DropReason.LOW_MARGIN)
         return
     _pair(record, candidates[best], candidates[worst], f"sample-{best}")

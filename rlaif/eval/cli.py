@@ -39,7 +39,8 @@ def format_summary(summary: dict) -> str:
     )
     kl = summary["kl"]
     lines.append(
-        f"KL(model || baseline) estimate: {_fmt(kl['estimate'])} nats"
+        f"KL(model || baseline) estimate (k3, per token): {_fmt(kl['estimate'])} nats"
+        + (f", 95% interval {_fmt(kl['ci95'][0])} to {_fmt(kl['ci95'][1])}" if kl.get("ci95") else "")
         + (f" ({kl['reason']})" if kl.get("reason") else "")
     )
     return "\n".join(lines)

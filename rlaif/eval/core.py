@@ -5,9 +5,13 @@ once with the model's response shown first and once second, so a judge's positio
 win; the two probabilities are averaged into ``p_model``. An outcome is a win when ``p_model > 0.5 + margin``,
 a loss below ``0.5 - margin``, otherwise a tie, and ``win_rate = (wins + ties / 2) / n``.
 
-The KL estimate is the mean over prompts of ``log p_model(y | x) - log p_baseline(y | x)`` for the model's own
-sample ``y`` (a Monte Carlo estimate of KL(model || baseline) at the sampling settings used), available when
-both backends implement the optional ``response_logprobs``.
+The KL estimate is KL(model || baseline) on the model's own samples ``y`` (at the sampling settings used),
+with Schulman's non-negative "k3" estimator: for each response token, with ``r = p_baseline / p_model`` of the
+sampled token, ``(r - 1) - log r`` (never negative; its expectation is that position's KL), summed over the
+response, then averaged over prompts and reported with a 95% interval. The plain log-ratio mean ("k1") can come
+out negative on a handful of samples, which a divergence never is; it is kept as ``k1`` for reference.
+Available when both backends implement the optional ``response_logprobs`` (per-token where they can; a backend
+that only gives sequence totals gets the same estimator on the whole sequence).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlaif.constitution import Constitution, Principle
-from rlaif.engine.cai import prompt_seed
+from rlaif.engine.seeds import prompt_seed
 from rlaif.prompts import PromptItem
 from rlaif.protocols import ChatModel, Comparison, GenerationParams, Judge, Reward
 
@@ -88,8 +92,8 @@ def constitution_rewards(constitution: Constitution, registry: Any) -> list[tupl
     return list(built.items())
 
 
-def _reward_stats(reward: Reward, items: Sequence[PromptItem], texts: Sequence[str]) -> tuple[dict, list]:
-    """Pass rate (status ``passed``, or score >= 1 for rewards without details), mean score, per-row scores."""
+def _reward_rows(reward: Reward, items: Sequence[PromptItem], texts: Sequence[str]) -> list[tuple[Any, Any]]:
+    """(score, passed) per text: passed is status ``passed``, or score >= 1 for rewards without details."""
     prompts = [item.messages for item in items]
     completions = [[{"role": "assistant", "content": text}] for text in texts]
     keys = sorted({key for item in items for key in item.columns})
@@ -97,19 +101,22 @@ def _reward_stats(reward: Reward, items: Sequence[PromptItem], texts: Sequence[s
     details = getattr(reward, "details", None)
     if callable(details):
         rows = details(prompts, completions, **columns)
-        scores = [row.get("score") for row in rows]
-        passes = [row.get("status") == "passed" if row.get("score") is not None else None for row in rows]
-    else:
-        scores = list(reward(prompts, completions, **columns))
-        passes = [None if score is None else score >= 1.0 for score in scores]
-    judged = [s for s in scores if s is not None]
-    counted = [p for p in passes if p is not None]
-    stats = {
+        return [
+            (row.get("score"), row.get("status") == "passed" if row.get("score") is not None else None)
+            for row in rows
+        ]
+    scores = list(reward(prompts, completions, **columns))
+    return [(score, None if score is None else score >= 1.0) for score in scores]
+
+
+def _reward_stats(rows: Sequence[tuple[Any, Any]]) -> dict[str, Any]:
+    judged = [score for score, _ in rows if score is not None]
+    counted = [passed for _, passed in rows if passed is not None]
+    return {
         "pass_rate": sum(counted) / len(counted) if counted else None,
         "mean": sum(judged) / len(judged) if judged else None,
         "n": len(judged),
     }
-    return stats, scores
 
 
 def _principles_for(item: PromptItem, constitution: Constitution, settings: EvalSettings) -> list[Principle]:
@@ -118,11 +125,64 @@ def _principles_for(item: PromptItem, constitution: Constitution, settings: Eval
     return [constitution.sample(random.Random(prompt_seed(settings.seed, EVAL_ROUND_SALT, item.id)))]
 
 
-def _logprobs(model: ChatModel, items: Sequence[PromptItem], texts: Sequence[str]) -> list[float | None]:
+def _logprobs(model: ChatModel, items: Sequence[PromptItem], texts: Sequence[str]) -> list[Any]:
+    """Per-token log-probs of each text (a list), or the sequence total (a float) where only that exists."""
     method = getattr(model, "response_logprobs", None)
     if not callable(method):
         return [None] * len(items)
-    return list(method([item.messages for item in items], list(texts)))
+    conversations = [item.messages for item in items]
+    try:
+        return list(method(conversations, list(texts), reduction="tokens"))
+    except (TypeError, ValueError):
+        return list(method(conversations, list(texts)))
+
+
+def _total(value: Any) -> float | None:
+    return float(sum(value)) if isinstance(value, list) else value
+
+
+def k3(log_ratios: Sequence[float]) -> float:
+    """Schulman's estimator summed over tokens: ``sum (r - 1) - log r`` with ``log r = logp_base - logp_model``."""
+    import math
+
+    return sum(math.expm1(lr) - lr for lr in log_ratios)
+
+
+def kl_terms(model_lp: Any, baseline_lp: Any) -> dict[str, Any] | None:
+    """One prompt's KL terms from its sample's log-probs under both models (None when either is missing)."""
+    if model_lp is None or baseline_lp is None:
+        return None
+    per_token = (
+        isinstance(model_lp, list) and isinstance(baseline_lp, list) and len(model_lp) == len(baseline_lp)
+    )
+    if per_token:
+        value = k3([b - m for m, b in zip(model_lp, baseline_lp, strict=True)])
+    else:
+        value = k3([_total(baseline_lp) - _total(model_lp)])
+    return {"k3": value, "k1": _total(model_lp) - _total(baseline_lp), "per_token": per_token}
+
+
+def kl_estimate(terms: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
+    """KL(model || baseline) over prompts from their :func:`kl_terms` (see module docstring)."""
+    import math
+    import statistics
+
+    present = [term for term in terms if term]
+    per_prompt = [term["k3"] for term in present]
+    k1 = [term["k1"] for term in present]
+    per_token = all(term["per_token"] for term in present)
+    n = len(per_prompt)
+    estimate = sum(per_prompt) / n if n else None
+    half = 1.96 * statistics.stdev(per_prompt) / math.sqrt(n) if n > 1 else None
+    return {
+        "estimate": estimate,
+        "ci95": [max(0.0, estimate - half), estimate + half] if half is not None else None,
+        "n": n,
+        "k1": sum(k1) / n if n else None,
+        "method": "k3 (Schulman): mean over prompts of sum over response tokens of (r - 1) - log r, "
+        "r = p_baseline / p_model of the model's sampled token"
+        + ("" if per_token else " (on whole sequences: a backend gives no per-token log-probs)"),
+    }
 
 
 def evaluate(
@@ -136,11 +196,33 @@ def evaluate(
     progress: bool = False,
 ) -> EvalResult:
     """Generate with both models on ``items``, judge them against each other, and summarise."""
+    settings = settings or EvalSettings()
+    started = time.perf_counter()
+    records = evaluate_records(model, baseline, judge, items, constitution, settings, rewards, progress)
+    summary = summarize_eval(records, constitution, settings, [name for name, _ in rewards])
+    summary.update(model=model.name, baseline=baseline.name, judge=judge.name)
+    summary["eval_s"] = round(time.perf_counter() - started, 2)
+    return EvalResult(summary, records)
+
+
+def evaluate_records(
+    model: ChatModel,
+    baseline: ChatModel,
+    judge: Judge,
+    items: Sequence[PromptItem],
+    constitution: Constitution,
+    settings: EvalSettings,
+    rewards: Sequence[tuple[str, Reward]] = (),
+    progress: bool = False,
+) -> list[dict[str, Any]]:
+    """One record per (prompt, principle): both answers, both judge orders, rewards and KL terms.
+
+    Records of one prompt are self-contained, so a run can journal them chunk by chunk and
+    :func:`summarize_eval` gives the same summary from any mix of resumed chunks.
+    """
     from tqdm.auto import tqdm
 
-    settings = settings or EvalSettings()
     items = list(items)
-    started = time.perf_counter()
     seeds = [prompt_seed(settings.seed, EVAL_ROUND_SALT, item.id) for item in items]
     conversations = [item.messages for item in items]
     bar = tqdm(total=5, desc="eval", disable=not progress)
@@ -163,13 +245,13 @@ def evaluate(
     bar.update()
 
     bar.set_postfix_str("rewards")
-    reward_summary: dict[str, Any] = {}
-    reward_scores: dict[str, dict[str, list]] = {}
-    for name, reward in rewards:
-        model_stats, model_scores = _reward_stats(reward, items, model_texts)
-        baseline_stats, baseline_scores = _reward_stats(reward, items, baseline_texts)
-        reward_summary[name] = {"model": model_stats, "baseline": baseline_stats}
-        reward_scores[name] = {"model": model_scores, "baseline": baseline_scores}
+    reward_rows = {
+        name: {
+            "model": _reward_rows(reward, items, model_texts),
+            "baseline": _reward_rows(reward, items, baseline_texts),
+        }
+        for name, reward in rewards
+    }
     bar.update()
 
     bar.set_postfix_str("log-probs")
@@ -185,6 +267,7 @@ def evaluate(
         p_first, p_second = first.p_a, 1.0 - second.p_a
         p_model = (p_first + p_second) / 2
         item = items[index]
+        kl = kl_terms(model_lp[index], baseline_lp[index])
         records.append(
             {
                 "kind": "eval",
@@ -198,33 +281,50 @@ def evaluate(
                 "p_model_second": p_second,
                 "outcome": outcome(p_model, settings.margin),
                 "judge": {"name": judge.name, "model_first": first.details, "model_second": second.details},
-                "logprob_model": model_lp[index],
-                "logprob_baseline": baseline_lp[index],
+                "logprob_model": _total(model_lp[index]),
+                "logprob_baseline": _total(baseline_lp[index]),
+                "kl": kl,
                 "rewards": {
-                    name: {"model": scores["model"][index], "baseline": scores["baseline"][index]}
-                    for name, scores in reward_scores.items()
+                    name: {side: rows[side][index][0] for side in ("model", "baseline")}
+                    for name, rows in reward_rows.items()
+                },
+                "reward_passed": {
+                    name: {side: rows[side][index][1] for side in ("model", "baseline")}
+                    for name, rows in reward_rows.items()
                 },
             }
         )
+    return records
 
+
+def summarize_eval(
+    records: Sequence[dict[str, Any]],
+    constitution: Constitution,
+    settings: EvalSettings,
+    reward_names: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Win rates (overall, per order, per principle), rewards, lengths and KL from eval records."""
+    n = len(records)
+    per_item = list({record["id"]: record for record in records}.values())  # one per prompt
     per_principle: dict[str, Any] = {}
     for principle in constitution.principles:
         subset = [r["outcome"] for r in records if r["principle_id"] == principle.id]
         if subset:
             per_principle[principle.id] = tally(subset)
-    kl_terms = [m - b for m, b in zip(model_lp, baseline_lp, strict=True) if m is not None and b is not None]
-    kl: dict[str, Any] = {
-        "estimate": sum(kl_terms) / len(kl_terms) if kl_terms else None,
-        "n": len(kl_terms),
-        "method": "mean over prompts of sum_t log p_model - log p_baseline on the model's own samples",
+    reward_summary = {
+        name: {
+            side: _reward_stats(
+                [(r["rewards"][name][side], r["reward_passed"][name][side]) for r in per_item]
+            )
+            for side in ("model", "baseline")
+        }
+        for name in reward_names
     }
-    if not kl_terms and items:
+    kl = kl_estimate([r.get("kl") for r in per_item])
+    if not kl["n"] and per_item:
         kl["reason"] = "a backend does not provide response_logprobs"
-    summary = {
-        "model": model.name,
-        "baseline": baseline.name,
-        "judge": judge.name,
-        "prompts": len(items),
+    return {
+        "prompts": len(per_item),
         "principles_mode": settings.principles,
         "margin": settings.margin,
         **tally([r["outcome"] for r in records]),
@@ -235,8 +335,9 @@ def evaluate(
         "mean_p_model": sum(r["p_model"] for r in records) / n if n else None,
         "per_principle": per_principle,
         "rewards": reward_summary,
-        "length": {"model": _lengths(model_texts), "baseline": _lengths(baseline_texts)},
+        "length": {
+            "model": _lengths([r["model_response"] for r in per_item]),
+            "baseline": _lengths([r["baseline_response"] for r in per_item]),
+        },
         "kl": kl,
-        "eval_s": round(time.perf_counter() - started, 2),
     }
-    return EvalResult(summary, records)

@@ -7,6 +7,7 @@ comparison) and recording both in the manifest.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,6 @@ from rlaif.config import RunConfig
 from rlaif.constitution import load_constitution
 from rlaif.eval.core import EvalResult, EvalSettings, constitution_rewards, evaluate
 from rlaif.files import atomic_write_json, write_jsonl
-from rlaif.plugins import Registry, get_registry
 from rlaif.prompts import PromptItem, load_prompt_items
 
 
@@ -45,24 +45,20 @@ def evaluate_config(
     model_spec: str,
     baseline_spec: str | None = None,
     items: list[PromptItem] | None = None,
-    registry: Registry | None = None,
     progress: bool = False,
 ) -> EvalResult:
     """Evaluate ``model_spec`` against ``baseline_spec`` (default: the config's policy) with the run's judge."""
-    from rlaif.pipeline import ModelPool
-
-    registry = registry or get_registry(config["plugins"])
+    registry = config.registry
     constitution = load_constitution(config["constitution"], config.base_dir)
     items = items if items is not None else eval_prompts(config)
-    pool = ModelPool(config, registry)
+    pool = config.model_pool()
     try:
         policy_ref = config.model("policy")
         baseline = pool.model(
             "policy" if baseline_spec in (None, policy_ref.spec) else baseline_spec  # type: ignore[arg-type]
         )
         model = pool.model(model_spec) if model_spec != policy_ref.spec else pool.model("policy")
-        section = config["judge"]
-        judge = registry.get("judges", section["name"], config.source).factory(section["options"], pool)
+        judge = config.build_judge(pool)
         return evaluate(
             model,
             baseline,
@@ -90,21 +86,56 @@ def evaluate_round(
     round_index: int,
     checkpoint: str,
     items: list[PromptItem],
-    registry: Registry,
     progress: bool,
     echo: Callable[[str], None],
 ) -> None:
-    """The pipeline's end-of-round evaluation (skipped when this round's eval.json already exists)."""
+    """The run's end-of-round evaluation, journaled like generation.
+
+    Prompts are evaluated in chunks of ``chunk_size``; each chunk's records are fsync'd to
+    ``round-N/eval_journal.jsonl`` before the next starts, so a crash or kill mid-eval loses at most the chunk in
+    flight and a re-run finishes the rest. Skipped entirely when this round's ``eval.json`` already exists.
+    """
+    from rlaif.engine.journal import Journal
+    from rlaif.eval.core import evaluate_records, summarize_eval
+
     entry = run_dir.round_entry(round_index)
-    round_dir = run_dir.path / f"round-{round_index}"
+    round_dir = run_dir.round_dir(round_index)
     if entry.get("eval") and (run_dir.path / entry["eval"]).exists():
         return
-    echo(f"Evaluating round {round_index} on {len(items)} held-out prompts against the starting policy ...")
-    result = evaluate_config(
-        config, str((run_dir.path / checkpoint).resolve()), None, items, registry, progress
+    journal = Journal(round_dir / "eval_journal.jsonl")
+    pending = [item for item in items if item.id not in journal.done_ids]
+    done = len(items) - len(pending)
+    resumed = f" (resuming: {done} already evaluated)" if done else ""
+    echo(
+        f"Evaluating round {round_index} on {len(items)} held-out prompts against the starting policy{resumed} ..."
     )
-    summary_path, records_path = save_eval(result, round_dir)
-    summary = result.summary
+    started = time.perf_counter()
+    settings = eval_settings(config)
+    constitution = load_constitution(config["constitution"], config.base_dir)
+    rewards = constitution_rewards(constitution, config.registry)
+    if pending:
+        pool = config.model_pool()
+        try:
+            model = pool.model(str((run_dir.path / checkpoint).resolve()))
+            baseline = pool.model("policy")
+            judge = config.build_judge(pool)
+            for start in range(0, len(pending), config["chunk_size"]):
+                chunk = pending[start : start + config["chunk_size"]]
+                journal.append(
+                    evaluate_records(model, baseline, judge, chunk, constitution, settings, rewards, progress)
+                )
+        finally:
+            pool.close()
+    wanted = {item.id for item in items}
+    records = [record for record in journal.records if record["id"] in wanted]
+    summary = summarize_eval(records, constitution, settings, [name for name, _ in rewards])
+    summary.update(
+        model=str((run_dir.path / checkpoint).resolve()),
+        baseline=config.model("policy").spec,
+        judge=config["judge"]["name"],
+        eval_s=round(time.perf_counter() - started, 2),
+    )
+    summary_path, records_path = save_eval(EvalResult(summary, records), round_dir)
     entry.update(
         eval=run_dir.relative(summary_path),
         eval_records=run_dir.relative(records_path),

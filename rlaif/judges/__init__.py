@@ -13,39 +13,39 @@ def register_judges(register):
         pairwise.pairwise_factory,
         description="A/B verdict from answer-label log-probs, both orders averaged (position-bias control); "
         "optional chain of thought",
-        options_schema=pairwise.OPTIONS_SCHEMA,
+        options=pairwise.PairwiseOptions,
     )
     register(
         "score",
         score.score_factory,
         description="Absolute 1-10 or rubric score (expected value of label log-probs); pairs by score difference",
-        options_schema=score.OPTIONS_SCHEMA,
+        options=score.ScoreOptions,
     )
     register(
         "likelihood",
         likelihood.likelihood_factory,
         description="(Contrastive) log-likelihood of each response under a principle-conditioned prompt",
-        options_schema=likelihood.OPTIONS_SCHEMA,
+        options=likelihood.LikelihoodOptions,
     )
     register(
         "reward-model",
         reward_model.reward_model_factory,
         description="A local sequence-classification reward model scores each response",
-        options_schema=reward_model.OPTIONS_SCHEMA,
+        options=reward_model.RewardModelOptions,
     )
     register(
         "ensemble",
         ensemble.ensemble_factory,
         description="Several judges and/or principles: mean probability, majority vote or fitted weights "
         "(rlaif judge fit-ensemble), disagreement reported",
-        options_schema=ensemble.OPTIONS_SCHEMA,
+        options=ensemble.EnsembleOptions,
         check=ensemble.check_options,
     )
     register(
         "rewards-as-judge",
         rewards_judge.rewards_judge_factory,
         description="A verifiable reward decides when it can; a fallback judge otherwise",
-        options_schema=rewards_judge.OPTIONS_SCHEMA,
+        options=rewards_judge.RewardsJudgeOptions,
     )
 
 

@@ -17,6 +17,12 @@ def sigmoid(x: float) -> float:
     return z / (1.0 + z)
 
 
+def logit(p: float, clip: float = 1e-6) -> float:
+    """Log-odds of ``p``, clipped to [clip, 1 - clip] so a saturated probability stays finite."""
+    p = min(max(p, clip), 1.0 - clip)
+    return math.log(p / (1.0 - p))
+
+
 def softmax(logprobs: Mapping[str, float]) -> dict[str, float]:
     """Renormalise label log-probs into a distribution over just those labels."""
     top = max(logprobs.values())
@@ -34,10 +40,7 @@ def combine_orders(values: Sequence[float], method: str = "logit") -> float:
     """Combine P(a wins) from each order: mean log-odds (default; cancels a constant position bias) or mean."""
     if method == "mean" or len(values) == 1:
         return sum(values) / len(values)
-    eps = 1e-6
-    clipped = [min(max(v, eps), 1 - eps) for v in values]
-    mean_logit = sum(math.log(v / (1 - v)) for v in clipped) / len(clipped)
-    return sigmoid(mean_logit)
+    return sigmoid(sum(logit(v) for v in values) / len(values))
 
 
 def clamp(p: float, low: float, high: float) -> float:

@@ -87,14 +87,14 @@ def judge_eval(
 
     \b
     Examples:
-      rlaif judge-eval --data /work/shared/data/hh_helpful_base.jsonl --limit 50
+      rlaif judge-eval --data tests/data/hh_helpful_base.sample.jsonl --limit 10
       rlaif judge-eval --data pairs.jsonl --judge score --option scale=rubric --json
       rlaif judge-eval runs/default/config.yaml --labels runs/default/labels.jsonl
     """
-    from rlaif.cli.commands import parse_options
     from rlaif.errors import RlaifError
     from rlaif.files import write_jsonl
-    from rlaif.judges.evaluation import evaluate_judge_on_file
+    from rlaif.judges.on_file import evaluate_judge_on_file
+    from rlaif.options import parse_option_strings
 
     if (data is None) == (labels is None):
         raise RlaifError("judge-eval needs --data FILE or --labels LABELS (one of them)")
@@ -106,7 +106,7 @@ def judge_eval(
         data or labels,
         config_path=config,
         judge_name=judge_name,
-        options=parse_options(options),
+        options=parse_option_strings(options),
         model=model,
         limit=limit,
         offset=offset,
@@ -311,7 +311,7 @@ def fit_ensemble_command(
 
     from rlaif.errors import RlaifError
     from rlaif.files import load_yaml_text
-    from rlaif.judges.fitting import fit_ensemble_on_file
+    from rlaif.judges.on_file import fit_ensemble_on_file
 
     parsed = []
     for item in members:

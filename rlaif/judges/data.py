@@ -5,7 +5,8 @@ Accepted per line:
 - TRL explicit prompt: ``prompt`` (string or message list) + ``chosen`` / ``rejected`` (strings or message
   lists with the assistant reply) -- this is also what ``rlaif run`` writes to ``pairs.jsonl``;
 - TRL implicit prompt: ``chosen`` / ``rejected`` are whole conversations; the shared leading turns are the prompt;
-- the HH-RLHF files in ``/work/shared/data`` (``prompt`` messages + ``chosen`` / ``rejected`` strings).
+- the project's HH-RLHF files (``tests/data/hh_helpful_base.sample.jsonl``; full sets in ``../shared/data``):
+  ``prompt`` messages + ``chosen`` / ``rejected`` strings.
 """
 
 from __future__ import annotations
@@ -88,3 +89,8 @@ def load_preference_pairs(
     if not pairs:
         raise RlaifError(f"{path}: no preference pairs (after offset {offset})")
     return pairs
+
+
+def trim_context(pair: PreferencePair, turns: int) -> PreferencePair:
+    """Keep only the last ``turns`` prompt messages (long multi-turn contexts dominate judging cost)."""
+    return PreferencePair(pair.id, pair.prompt[-turns:], pair.chosen, pair.rejected)

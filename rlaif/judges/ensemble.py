@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from rlaif.constitution import Principle
 from rlaif.errors import RlaifError
 from rlaif.judges.arithmetic import apply_tie_band
-from rlaif.judges.fitting import FittedEnsemble, combine_weighted, length_feature, logit
+from rlaif.judges.fitting import FittedEnsemble, combine_weighted, length_feature, member_logit
 from rlaif.judges.members import MEMBER_SCHEMA, build_member
+from rlaif.options import UNSET, option
 from rlaif.protocols import Comparison, Judge, Verdict
 
 PRINCIPLE_ITEM = {
@@ -34,54 +35,54 @@ PRINCIPLE_ITEM = {
     ]
 }
 
-OPTIONS_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "members": {
-            "type": "array",
-            "items": MEMBER_SCHEMA,
-            "minItems": 1,
-            "default": [{"name": "pairwise"}],
-            "description": "Member judges: [{name, model, options}]. `model` is a role or spec string.",
-        },
-        "principles": {
-            "type": "array",
-            "items": PRINCIPLE_ITEM,
-            "description": "Judge every pair under each of these principles (judging questions) instead of "
-            "only the comparison's own principle. The comparison's principle is always included.",
-        },
-        "combine": {
-            "enum": ["mean", "vote", "weighted"],
-            "default": "mean",
-            "description": "mean probability, majority vote, or weighted log-odds (needs `weights`).",
-        },
-        "weights": {
-            "type": "array",
-            "items": {"type": "number"},
-            "minItems": 1,
-            "description": "combine: weighted: one weight per member, applied to its log-odds (mean over "
-            "principles).",
-        },
-        "length_weight": {
-            "type": "number",
-            "default": 0.0,
-            "description": "combine: weighted: weight of log((1 + len(a)) / (1 + len(b))), the length term.",
-        },
-        "fitted": {
-            "type": "string",
-            "description": "A fitted ensemble (`rlaif judge fit-ensemble -o FILE`): members, weights and "
-            "length weight come from the file; implies combine: weighted.",
-        },
-        "length": {
-            "type": "boolean",
-            "default": True,
-            "description": "With `fitted`: false uses the file's fit without the length term (a file fitted "
-            "with --length-feature holds both).",
-        },
-        "tie_band": {"type": "number", "minimum": 0, "maximum": 0.5, "default": 0.0},
-    },
-}
+
+@dataclass(kw_only=True)
+class EnsembleOptions:
+    """Options of the ensemble judge.
+
+    ``members``, ``combine``, ``weights`` and ``fitted`` have no default on purpose: what an absent one means
+    depends on the others (no ``members`` with ``fitted`` means the file's), so absent must stay absent.
+    """
+
+    members: list[dict[str, Any]] | None = option(
+        UNSET,
+        "Member judges: [{name, model, options}]. `model` is a role or spec string. "
+        "Default: one pairwise member (unless `fitted` names them).",
+        schema={"type": "array", "items": MEMBER_SCHEMA},
+        minItems=1,
+    )
+    principles: list[Any] = option(
+        [],
+        "Judge every pair under each of these principles (judging questions) instead of "
+        "only the comparison's own principle. The comparison's principle is always included.",
+        schema={"type": "array", "items": PRINCIPLE_ITEM},
+    )
+    combine: Literal["mean", "vote", "weighted"] | None = option(
+        UNSET,
+        "mean probability, majority vote, or weighted log-odds (needs `weights`). "
+        "Default: weighted when `weights` or `fitted` is given, else mean.",
+    )
+    weights: list[float] | None = option(
+        UNSET,
+        "combine: weighted: one weight per member, applied to its log-odds (mean over principles).",
+        minItems=1,
+    )
+    length_weight: float = option(
+        0.0, "combine: weighted: weight of log((1 + len(a)) / (1 + len(b))), the length term."
+    )
+    fitted: str | None = option(
+        UNSET,
+        "A fitted ensemble (`rlaif judge fit-ensemble -o FILE`): members, weights and "
+        "length weight come from the file; implies combine: weighted.",
+    )
+    length: bool = option(
+        True,
+        "With `fitted`: false uses the file's fit without the length term (a file fitted "
+        "with --length-feature holds both).",
+    )
+    tie_band: float = option(
+        0.0, "Final probabilities within this distance of 0.5 become exact ties.", minimum=0, maximum=0.5
+    )
 
 
 def _as_principle(item: Any, index: int) -> Principle:
@@ -135,7 +136,7 @@ class EnsembleJudge:
         assert self.weights is not None
         member_logits = []
         for label, _ in self.members:
-            values = [logit(v["p_a"]) for v in votes if v["judge"] == label]
+            values = [member_logit(v["p_a"]) for v in votes if v["judge"] == label]
             member_logits.append(sum(values) / len(values))
         length = length_feature(comparison.a, comparison.b)
         p_a = combine_weighted(member_logits, self.weights, self.length_weight, length)

@@ -26,16 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from rlaif.errors import RlaifError
-from rlaif.judges.arithmetic import sigmoid
+from rlaif.judges.arithmetic import logit, sigmoid
 
 FORMAT = "rlaif-fitted-ensemble/1"
 LOGIT_CLIP = 1e-4
 
 
-def logit(p: float, clip: float = LOGIT_CLIP) -> float:
-    """Log-odds of ``p``, clipped to [clip, 1 - clip] so a saturated member cannot dominate without bound."""
-    p = min(max(p, clip), 1.0 - clip)
-    return math.log(p / (1.0 - p))
+def member_logit(p: float) -> float:
+    """A member's log-odds, clipped at ``LOGIT_CLIP`` so a saturated member cannot dominate without bound."""
+    return logit(p, LOGIT_CLIP)
 
 
 def length_feature(a: str, b: str) -> float:
@@ -150,7 +149,7 @@ def member_features(per_pair: Sequence[dict[str, Any]], labels: Sequence[str]) -
     for entry in per_pair:
         by_member: dict[str, list[float]] = {}
         for vote in entry["details"]["members"]:
-            by_member.setdefault(vote["judge"], []).append(logit(vote["p_a"]))
+            by_member.setdefault(vote["judge"], []).append(member_logit(vote["p_a"]))
         rows.append([sum(by_member[label]) / len(by_member[label]) for label in labels])
     return rows
 
@@ -209,71 +208,3 @@ def fit_ensemble(
         training["fit_agreement_with_length"] = agreement_of(with_length, targets)
     training["seconds"] = round(time.perf_counter() - started, 1)
     return FittedEnsemble([dict(m) for m in members], weights, length_weight, training)
-
-
-def fit_ensemble_on_file(
-    data: str,
-    members: Sequence[dict[str, Any]],
-    output: str | Path,
-    config_path: str | None = None,
-    model: str | None = None,
-    limit: int | None = None,
-    offset: int = 0,
-    principle_id: str | None = None,
-    question: str | None = None,
-    context_turns: int | None = None,
-    use_length: bool = False,
-    l2: float = 1.0,
-    batch_size: int = 1,
-    progress: bool = False,
-) -> FittedEnsemble:
-    """``rlaif judge fit-ensemble``: fit member weights on a slice of a labelled file and save them to ``output``.
-
-    Measure the result on pairs it was not fitted on (``rlaif judge-eval --offset ... --judge ensemble --option
-    fitted=OUTPUT``, with the same ``--context-turns``).
-    """
-    from rlaif.config import load_config
-    from rlaif.judges.data import load_preference_pairs
-    from rlaif.judges.ensemble import ensemble_factory
-    from rlaif.judges.evaluation import resolve_principle, trim_context
-    from rlaif.pipeline import ModelPool
-    from rlaif.plugins import get_registry
-
-    if not members:
-        raise RlaifError("fit-ensemble needs at least one member judge (--member '{name: likelihood}')")
-    config = load_config(config_path)
-    registry = get_registry(config["plugins"])
-    principle = resolve_principle(config, principle_id, question)
-    pairs = load_preference_pairs(data, limit=limit, offset=offset)
-    if len(pairs) < 2:
-        raise RlaifError(f"fit-ensemble needs at least 2 labelled pairs; {data} gave {len(pairs)}")
-    if context_turns:
-        pairs = [trim_context(pair, context_turns) for pair in pairs]
-    pool = ModelPool(config, registry, overrides={"judge": model} if model else None)
-    try:
-        judge = ensemble_factory({"members": list(members)}, pool)
-        fitted = fit_ensemble(
-            judge,
-            pairs,
-            principle,
-            members,
-            use_length=use_length,
-            l2=l2,
-            batch_size=batch_size,
-            progress=progress,
-        )
-    finally:
-        pool.close()
-    fitted.training.update(
-        {
-            "data": str(data),
-            "offset": offset,
-            "limit": limit,
-            "context_turns": context_turns,
-            "principle": getattr(principle, "id", None),
-            "question": getattr(principle, "judging_question", None),
-            "model": model,
-        }
-    )
-    fitted.save(output)
-    return fitted

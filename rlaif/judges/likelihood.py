@@ -15,50 +15,47 @@ Needs the backend's optional ``response_logprobs`` method (the transformers back
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
 
 from rlaif.errors import RlaifError
 from rlaif.judges.arithmetic import apply_tie_band, preference_from_scores
+from rlaif.options import option
 from rlaif.protocols import ChatModel, Comparison, Conversation, Verdict
 
 DEFAULT_SYSTEM = (
     "You are a helpful, honest and harmless assistant. Your replies are judged by this question: {question}"
 )
 OPPOSITE_SYSTEM = "You are an unhelpful assistant. Your replies are evasive, irrelevant or inaccurate."
-CONTRASTS = ("none", "plain", "opposite", "prompt")
+Contrast = Literal["none", "plain", "opposite", "prompt"]
+CONTRASTS: tuple[str, ...] = get_args(Contrast)
 DEFAULT_QUESTION = "Which response is more helpful, honest and harmless?"
 
-OPTIONS_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "system": {
-            "type": "string",
-            "default": DEFAULT_SYSTEM,
-            "description": "Principle-conditioned system prompt; {question} is the principle's judging question.",
-        },
-        "contrast": {
-            "enum": list(CONTRASTS),
-            "default": "none",
-            "description": "Subtract the response's score with no system prompt ('plain'), with "
-            "`contrast_system` ('opposite'), or with the same system prompt but no conversation ('prompt': "
-            "PMI between reply and request): a PMI score that discounts generic fluent text.",
-        },
-        "contrast_system": {"type": "string", "default": OPPOSITE_SYSTEM},
-        "reduction": {
-            "enum": ["mean", "sum"],
-            "default": "mean",
-            "description": "Per-token mean log-prob (length-normalised) or total.",
-        },
-        "temperature": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "default": 0.25,
-            "description": "p_a = logistic((score_a - score_b) / temperature).",
-        },
-        "tie_band": {"type": "number", "minimum": 0, "maximum": 0.5, "default": 0.0},
-    },
-}
+
+@dataclass(kw_only=True)
+class LikelihoodOptions:
+    """Options of the likelihood judge."""
+
+    system: str = option(
+        DEFAULT_SYSTEM,
+        "Principle-conditioned system prompt; {question} is the principle's judging question.",
+    )
+    contrast: Contrast = option(
+        "none",
+        "Subtract the response's score with no system prompt ('plain'), with "
+        "`contrast_system` ('opposite'), or with the same system prompt but no conversation ('prompt': "
+        "PMI between reply and request): a PMI score that discounts generic fluent text.",
+    )
+    contrast_system: str = option(OPPOSITE_SYSTEM, "System prompt of the 'opposite' contrast.")
+    reduction: Literal["mean", "sum"] = option(
+        "mean", "Per-token mean log-prob (length-normalised) or total."
+    )
+    temperature: float = option(
+        0.25, "p_a = logistic((score_a - score_b) / temperature).", exclusiveMinimum=0
+    )
+    tie_band: float = option(
+        0.0, "p_a within this distance of 0.5 becomes an exact tie.", minimum=0, maximum=0.5
+    )
 
 
 class LikelihoodJudge:

@@ -8,18 +8,20 @@ says "A" then lands at 0.5 -- a tie -- instead of a confident wrong label.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from rlaif.judges.arithmetic import (  # two_way_probability/combine_orders re-exported for callers
     apply_tie_band,
     clamp,
     combine_orders,
+    logit,
     sigmoid,
     two_way_probability,
 )
+from rlaif.options import option
 from rlaif.protocols import ChatModel, Comparison, Conversation, GenerationParams, Verdict
 
 LABELS = ("A", "B")
@@ -41,56 +43,44 @@ Answer with a single letter: A or B."""
 COT_INSTRUCTION = "First explain briefly, in one or two sentences, which response is better and why."
 COT_FOLLOW_UP = "So which response is better? Answer with a single letter: A or B."
 
-OPTIONS_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "both_orders": {"type": "boolean", "default": True, "description": "Ask A/B and B/A and combine."},
-        "debias": {
-            "enum": ["logit", "mean"],
-            "default": "logit",
-            "description": "Combine the two orders by mean log-odds (cancels a constant position bias) or mean probability.",
-        },
-        "template": {
-            "type": "string",
-            "description": "Prompt template with {conversation}, {first}, {second} and {question}.",
-        },
-        "calibrate": {
-            "type": "boolean",
-            "default": False,
-            "description": "Subtract the label prior measured on a content-free input (same template, 'N/A' "
-            "everywhere) from each order's log-odds: fixes a position bias even in single-order mode.",
-        },
-        "cot": {
-            "type": "boolean",
-            "default": False,
-            "description": "Chain of thought: generate a rationale first, then read the A/B label log-probs "
-            "after it. The rationale is kept in the verdict's details.",
-        },
-        "cot_max_tokens": {
-            "type": "integer",
-            "minimum": 1,
-            "default": 64,
-            "description": "Rationale length.",
-        },
-        "cot_clamp": {
-            "type": "array",
-            "items": {"type": "number", "minimum": 0, "maximum": 1},
-            "minItems": 2,
-            "maxItems": 2,
-            "default": [0.4, 0.6],
-            "description": "Clamp each CoT order's probability to [low, high] (CAI paper: 40-60%) so one "
-            "confident rationale cannot dominate. [0, 1] disables.",
-        },
-        "tie_band": {
-            "type": "number",
-            "minimum": 0,
-            "maximum": 0.5,
-            "default": 0.0,
-            "description": "Final probabilities within this distance of 0.5 become exact ties (p_a = 0.5).",
-        },
-    },
-}
+
+@dataclass(kw_only=True)
+class PairwiseOptions:
+    """Options of the pairwise judge."""
+
+    both_orders: bool = option(True, "Ask A/B and B/A and combine.")
+    debias: Literal["logit", "mean"] = option(
+        "logit",
+        "Combine the two orders by mean log-odds (cancels a constant position bias) or mean probability.",
+    )
+    template: str = option(
+        DEFAULT_TEMPLATE, "Prompt template with {conversation}, {first}, {second} and {question}."
+    )
+    calibrate: bool = option(
+        False,
+        "Subtract the label prior measured on a content-free input (same template, 'N/A' "
+        "everywhere) from each order's log-odds: fixes a position bias even in single-order mode.",
+    )
+    cot: bool = option(
+        False,
+        "Chain of thought: generate a rationale first, then read the A/B label log-probs "
+        "after it. The rationale is kept in the verdict's details.",
+    )
+    cot_max_tokens: int = option(64, "Rationale length.", minimum=1)
+    cot_clamp: list[float] = option(
+        [0.4, 0.6],
+        "Clamp each CoT order's probability to [low, high] (CAI paper: 40-60%) so one "
+        "confident rationale cannot dominate. [0, 1] disables.",
+        schema={"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1}},
+        minItems=2,
+        maxItems=2,
+    )
+    tie_band: float = option(
+        0.0,
+        "Final probabilities within this distance of 0.5 become exact ties (p_a = 0.5).",
+        minimum=0,
+        maximum=0.5,
+    )
 
 
 def render_conversation(messages: Conversation) -> str:
@@ -193,7 +183,7 @@ class PairwiseJudge:
         if self.calibrate:
             prior = self._prior(principle)
             if prior is not None:
-                p_first = sigmoid(_logit(p_first) - _logit(prior))
+                p_first = sigmoid(logit(p_first) - logit(prior))
         if self.cot:
             p_first = clamp(p_first, *self.cot_clamp)
         return p_first
@@ -239,11 +229,6 @@ class PairwiseJudge:
             details["tie"] = tie
             verdicts.append(Verdict(p_a, details))
         return verdicts
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-6), 1 - 1e-6)
-    return math.log(p / (1 - p))
 
 
 def pairwise_factory(options: dict[str, Any], context: Any) -> PairwiseJudge:

@@ -10,47 +10,36 @@ and use ``judge: {name: reward-model, options: {path: rm/}}``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rlaif.errors import RlaifError
+from rlaif.hardware import prepare_tokenizer, trainer_precision
 from rlaif.judges.arithmetic import apply_tie_band, preference_from_scores
 from rlaif.judges.score import as_messages, as_text
+from rlaif.options import option
 from rlaif.protocols import Comparison, Conversation, Reward, Verdict
 
-OPTIONS_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["path"],
-    "properties": {
-        "path": {
-            "type": "string",
-            "description": "Local directory of a sequence-classification model (num_labels=1).",
-        },
-        "batch_size": {"type": "integer", "minimum": 1, "default": 8},
-        "max_length": {
-            "type": "integer",
-            "minimum": 8,
-            "default": 1024,
-            "description": "Truncate (from the left) to this many tokens.",
-        },
-        "temperature": {"type": "number", "exclusiveMinimum": 0, "default": 1.0},
-        "tie_band": {"type": "number", "minimum": 0, "maximum": 0.5, "default": 0.0},
-        "device": {"type": "string", "default": "auto"},
-        "context_turns": {
-            "type": ["integer", "null"],
-            "minimum": 1,
-            "default": None,
-            "description": "Keep the last N prompt messages (default: what `train-rm --context-turns` saved).",
-        },
-        "threads": {
-            "type": ["integer", "null"],
-            "minimum": 1,
-            "default": None,
-            "description": "CPU threads for torch (process-wide; default: torch's).",
-        },
-    },
-}
+
+@dataclass(kw_only=True)
+class RewardModelOptions:
+    """Options of the reward-model judge."""
+
+    path: str = option(help="Local directory of a sequence-classification model (num_labels=1).")
+    batch_size: int = option(8, "Responses per forward pass.", minimum=1)
+    max_length: int = option(1024, "Truncate (from the left) to this many tokens.", minimum=8)
+    temperature: float = option(1.0, "p_a = logistic((r_a - r_b) / temperature).", exclusiveMinimum=0)
+    tie_band: float = option(
+        0.0, "p_a within this distance of 0.5 becomes an exact tie.", minimum=0, maximum=0.5
+    )
+    device: str = option("auto", "auto, cpu, cuda, cuda:1, mps.")
+    context_turns: int | None = option(
+        None,
+        "Keep the last N prompt messages (default: what `train-rm --context-turns` saved).",
+        minimum=1,
+    )
+    threads: int | None = option(None, "CPU threads for torch (process-wide; default: torch's).", minimum=1)
 
 
 METADATA_FILE = "rlaif-reward-model.json"
@@ -105,10 +94,9 @@ class RewardModelJudge:
         # the model judges prompts the way it was trained on them unless told otherwise
         self.context_turns = context_turns or self.training.get("context_turns")
         self.device = pick_device(device)
-        self.tokenizer = AutoTokenizer.from_pretrained(str(local), local_files_only=True)
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.tokenizer.padding_side = "right"
+        self.tokenizer = prepare_tokenizer(
+            AutoTokenizer.from_pretrained(str(local), local_files_only=True), "right"
+        )
         self.tokenizer.truncation_side = "left"
         self.model = AutoModelForSequenceClassification.from_pretrained(
             str(local), local_files_only=True, dtype=torch.float32
@@ -230,8 +218,7 @@ def train_reward_model(
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl import RewardConfig, RewardTrainer
 
-    from rlaif.judges.data import load_preference_pairs
-    from rlaif.judges.evaluation import trim_context
+    from rlaif.judges.data import load_preference_pairs, trim_context
     from rlaif.optimizers.common import checkpointing_argument
 
     if threads:
@@ -246,9 +233,7 @@ def train_reward_model(
         base_dir = str(embedded_model_dir())
     if not (Path(base_dir).expanduser() / "config.json").exists():
         raise RlaifError(f"base model '{base}' is not a local model directory (no config.json)")
-    tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(base_dir, local_files_only=True))
     model = AutoModelForSequenceClassification.from_pretrained(
         base_dir, num_labels=1, local_files_only=True, dtype=torch.float32
     )
@@ -272,7 +257,8 @@ def train_reward_model(
         }
     )
     output_dir = Path(output_dir)
-    use_cpu = not torch.cuda.is_available()
+    precision = trainer_precision()
+    use_cpu = precision["use_cpu"]
     args = RewardConfig(
         output_dir=str(output_dir / "trainer"),
         num_train_epochs=epochs,
@@ -285,8 +271,7 @@ def train_reward_model(
         report_to=[],
         save_strategy="no",
         logging_steps=1,
-        use_cpu=use_cpu,
-        bf16=False if use_cpu else torch.cuda.is_bf16_supported(),
+        **precision,
         # TRL turns activation checkpointing on by default: a GPU-memory trade that only costs time on CPU
         **checkpointing_argument(not use_cpu),
     )

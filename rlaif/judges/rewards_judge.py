@@ -9,31 +9,32 @@ for either response, or the same value for both, the fallback judge decides.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rlaif.judges.arithmetic import preference_from_scores
-from rlaif.judges.members import MEMBER_SCHEMA, build_member, registry_of
+from rlaif.judges.members import MEMBER_SCHEMA, build_member
+from rlaif.options import option
 from rlaif.protocols import Comparison, Judge, Reward, Verdict
 
-OPTIONS_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["reward"],
-    "properties": {
-        "reward": {"type": "string", "description": "A registered reward (`rlaif plugins` lists them)."},
-        "reward_options": {"type": "object", "default": {}},
-        "columns": {
-            "type": "object",
-            "default": {},
-            "description": "Fixed reward columns passed to the reward as keyword lists (e.g. {answer: '42'}).",
-        },
-        "fallback": {
-            **MEMBER_SCHEMA,
-            "description": "The judge used when the reward cannot decide (default: pairwise).",
-        },
-        "temperature": {"type": "number", "exclusiveMinimum": 0, "default": 0.1},
-    },
-}
+
+@dataclass(kw_only=True)
+class RewardsJudgeOptions:
+    """Options of the rewards-as-judge."""
+
+    reward: str = option(help="A registered reward (`rlaif plugins` lists them).")
+    reward_options: dict[str, Any] = option({}, "Options of that reward.")
+    columns: dict[str, Any] = option(
+        {}, "Fixed reward columns passed to the reward as keyword lists (e.g. {answer: '42'})."
+    )
+    fallback: dict[str, Any] = option(
+        {"name": "pairwise"},
+        "The judge used when the reward cannot decide: {name, model, options}.",
+        schema=MEMBER_SCHEMA,
+    )
+    temperature: float = option(
+        0.1, "p_a = logistic((reward_a - reward_b) / temperature).", exclusiveMinimum=0
+    )
 
 
 class RewardsJudge:
@@ -96,8 +97,10 @@ class RewardsJudge:
 
 def rewards_judge_factory(options: dict[str, Any], context: Any) -> RewardsJudge:
     """A verifiable reward decides the pair when it can (scores differ); otherwise a fallback judge."""
-    registry = registry_of(context)
-    reward = registry.get("rewards", options["reward"]).factory(dict(options.get("reward_options") or {}))
+    registry = context.registry
+    from rlaif.rewards.build import build_reward
+
+    reward = build_reward(options["reward"], options.get("reward_options"), registry)
     fallback = build_member(
         options.get("fallback") or {"name": "pairwise"}, context, "judge.options.fallback"
     )

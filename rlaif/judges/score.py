@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from rlaif.judges.arithmetic import apply_tie_band, expected_score, preference_from_scores
 from rlaif.judges.pairwise import render_conversation
+from rlaif.options import UNSET, option
 from rlaif.protocols import ChatModel, Comparison, Conversation, GenerationParams, Reward, Verdict
 
 DEFAULT_QUESTION = "How helpful, honest and harmless is the response?"
@@ -46,42 +48,37 @@ Start at 0 and add one point for each criterion the response meets:
 
 Answer with the total score only, a single number from 0 to {top}."""
 
-OPTIONS_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "scale": {
-            "enum": ["10", "rubric"],
-            "default": "10",
-            "description": "'10': a 1-10 rating; 'rubric': additive criteria (one point each).",
-        },
-        "criteria": {
-            "type": "array",
-            "items": {"type": "string"},
-            "description": "Rubric criteria ('The response answers the question directly.', ...). Default: "
-            "the principle's `criteria` field if it has one, else its judging question as the only criterion.",
-        },
-        "question": {
-            "type": "string",
-            "description": "The rating question when no principle is given (as_reward, best-of-n without "
-            "principles). Default: " + DEFAULT_QUESTION,
-        },
-        "temperature": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "default": 1.0,
-            "description": "As a pairwise judge: p_a = logistic((score_a - score_b) / temperature).",
-        },
-        "tie_band": {
-            "type": "number",
-            "minimum": 0,
-            "maximum": 0.5,
-            "default": 0.0,
-            "description": "As a pairwise judge: p_a within this distance of 0.5 becomes an exact tie.",
-        },
-        "template": {"type": "string", "description": "Custom prompt with {conversation}, {response}, ..."},
-    },
-}
+
+@dataclass(kw_only=True)
+class ScoreOptions:
+    """Options of the score judge."""
+
+    scale: Literal["10", "rubric"] = option(
+        "10", "'10': a 1-10 rating; 'rubric': additive criteria (one point each)."
+    )
+    criteria: list[str] | None = option(
+        UNSET,
+        "Rubric criteria ('The response answers the question directly.', ...). Default: "
+        "the principle's `criteria` field if it has one, else its judging question as the only criterion.",
+    )
+    question: str = option(
+        DEFAULT_QUESTION,
+        "The rating question when no principle is given (as_reward, best-of-n without principles).",
+    )
+    temperature: float = option(
+        1.0, "As a pairwise judge: p_a = logistic((score_a - score_b) / temperature).", exclusiveMinimum=0
+    )
+    tie_band: float = option(
+        0.0,
+        "As a pairwise judge: p_a within this distance of 0.5 becomes an exact tie.",
+        minimum=0,
+        maximum=0.5,
+    )
+    template: str | None = option(
+        UNSET,
+        "Custom prompt with {conversation}, {response}, ... Default: a 1-10 rating prompt, or the "
+        "additive-rubric prompt for scale: rubric.",
+    )
 
 
 def parse_number(text: str, labels: Sequence[str]) -> float | None:

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from rlaif.errors import RlaifError
+from rlaif.records import DropReason
 
-LABELABLE_DROPS = ("tie", "low margin")
+LABELABLE_DROPS = (DropReason.TIE.value, DropReason.LOW_MARGIN.value)
 """Drop reasons whose records are still items: the judge compared two real responses and could not decide."""
 DEFAULT_QUESTION = "Which response is better?"
 MAX_ITEMS = 200_000

@@ -133,8 +133,8 @@ def evaluate_judge_on_labels(
     **options: Any,
 ) -> LabelledEvaluation:
     """``rlaif judge-eval --labels``: the judge measured on the experts' pairs; other keyword arguments are those
-    of :func:`rlaif.judges.evaluation.evaluate_judge_on_file` (judge_name, options, model, batch_size...)."""
-    from rlaif.judges.evaluation import evaluate_judge_on_file
+    of :func:`rlaif.judges.on_file.evaluate_judge_on_file` (judge_name, options, model, batch_size...)."""
+    from rlaif.judges.on_file import evaluate_judge_on_file
 
     pairs = labelled_pairs(labels, target)[offset:]
     pairs = pairs[:limit] if limit is not None else pairs

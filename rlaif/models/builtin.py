@@ -2,38 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from rlaif.hookspecs import hookimpl
-from rlaif.models.llamacpp import LLAMACPP_OPTIONS_SCHEMA, llamacpp_factory
-from rlaif.models.openai_compat import OPENAI_OPTIONS_SCHEMA, openai_factory
+from rlaif.models.llamacpp import LlamaCppOptions, llamacpp_factory
+from rlaif.models.openai_compat import OpenAIOptions, openai_factory
+from rlaif.options import UNSET, option
 
-TRANSFORMERS_OPTIONS_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "device": {"type": "string", "description": "auto (default), cpu, cuda, cuda:1, mps"},
-        "dtype": {"type": "string", "enum": ["auto", "float32", "bfloat16", "float16"]},
-        "batch_size": {
-            "type": "integer",
-            "minimum": 1,
-            "description": "prompts per forward pass (default 32)",
-        },
-        "threads": {
-            "type": "integer",
-            "minimum": 1,
-            "description": "CPU threads for torch (process-wide; default: torch's, one per physical core). "
-            "On a machine busy with other work, 1 can be faster (see docs/benchmarks.md)",
-        },
-        "prefix_cache_mb": {
-            "type": "integer",
-            "minimum": 0,
-            "description": "memory for reusing the keys/values of the previous generate call: a critique prompt "
-            "starts with the answer prompt and answer, a revision prompt with the critique prompt and critique, "
-            "so those prefixes are not recomputed (default 1024; 0 turns it off)",
-        },
-    },
-    "additionalProperties": False,
-}
+
+@dataclass(kw_only=True)
+class TransformersOptions:
+    """Options of the transformers backends (embedded and local Hugging Face directories)."""
+
+    device: str = option("auto", "auto, cpu, cuda, cuda:1, mps")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = option(
+        "auto", "auto: bfloat16 on GPUs that support it, else float32", type="string"
+    )
+    batch_size: int = option(32, "prompts per forward pass", minimum=1)
+    threads: int | None = option(
+        UNSET,
+        "CPU threads for torch (process-wide; default: torch's, one per physical core). "
+        "On a machine busy with other work, 1 can be faster (see docs/benchmarks.md)",
+        minimum=1,
+    )
+    prefix_cache_mb: int = option(
+        1024,
+        "memory for reusing the keys/values of the previous generate call: a critique prompt "
+        "starts with the answer prompt and answer, a revision prompt with the critique prompt and critique, "
+        "so those prefixes are not recomputed (0 turns it off)",
+        minimum=0,
+    )
 
 
 def embedded_factory(_spec: str, options: dict[str, Any]):
@@ -53,7 +52,7 @@ def hf_factory(spec: str, options: dict[str, Any]):
 
 @hookimpl
 def register_models(register):
-    register("embedded", embedded_factory, options_schema=TRANSFORMERS_OPTIONS_SCHEMA)
-    register("hf", hf_factory, options_schema=TRANSFORMERS_OPTIONS_SCHEMA)
-    register("openai", openai_factory, options_schema=OPENAI_OPTIONS_SCHEMA)
-    register("llamacpp", llamacpp_factory, options_schema=LLAMACPP_OPTIONS_SCHEMA)
+    register("embedded", embedded_factory, options=TransformersOptions)
+    register("hf", hf_factory, options=TransformersOptions)
+    register("openai", openai_factory, options=OpenAIOptions)
+    register("llamacpp", llamacpp_factory, options=LlamaCppOptions)

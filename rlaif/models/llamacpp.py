@@ -17,42 +17,30 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rlaif.errors import RlaifError
 from rlaif.models.openai_compat import OpenAIChatModel
+from rlaif.options import UNSET, option
 
 DEFAULT_PARALLEL = 8
 DEFAULT_CONTEXT = 8192
 
-LLAMACPP_OPTIONS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "parallel": {
-            "type": "integer",
-            "minimum": 1,
-            "description": f"server slots = requests decoded together (default {DEFAULT_PARALLEL})",
-        },
-        "n_ctx": {
-            "type": "integer",
-            "minimum": 256,
-            "description": f"KV-cache tokens shared by all slots (default {DEFAULT_CONTEXT})",
-        },
-        "threads": {
-            "type": "integer",
-            "minimum": 1,
-            "description": "CPU threads for llama.cpp (default: one per core)",
-        },
-        "timeout": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "description": "seconds per request try (default 600: a full queue on a slow CPU is not a failure)",
-        },
-        "max_retries": {"type": "integer", "minimum": 0, "description": "retries per request (default 2)"},
-    },
-    "additionalProperties": False,
-}
+
+@dataclass(kw_only=True)
+class LlamaCppOptions:
+    """Options of the llamacpp backend."""
+
+    parallel: int = option(DEFAULT_PARALLEL, "server slots = requests decoded together", minimum=1)
+    n_ctx: int = option(DEFAULT_CONTEXT, "KV-cache tokens shared by all slots", minimum=256)
+    threads: int | None = option(UNSET, "CPU threads for llama.cpp (default: one per core)", minimum=1)
+    timeout: float = option(
+        600.0, "seconds per request try (a full queue on a slow CPU is not a failure)", exclusiveMinimum=0
+    )
+    max_retries: int = option(2, "retries per request", minimum=0)
+
 
 INSTALL_HINT = "Install it with: pip install xllamacpp (prebuilt CPU wheels; no compiler needed)"
 
@@ -181,8 +169,8 @@ def llamacpp_factory(spec: str, options: dict[str, Any]) -> LlamaCppChatModel:
 
 
 __all__ = [
-    "LLAMACPP_OPTIONS_SCHEMA",
     "LlamaCppChatModel",
+    "LlamaCppOptions",
     "LlamaCppServer",
     "llamacpp_factory",
     "resolve_gguf",

@@ -37,11 +37,13 @@ import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import timezone
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from rlaif.errors import RlaifError
+from rlaif.options import UNSET, option
 from rlaif.protocols import Conversation, GenerationParams
 
 logger = logging.getLogger(__name__)
@@ -58,48 +60,39 @@ TOP_LOGPROBS = 20
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 """Besides every 5xx: request timeout, conflict (OpenAI uses it for transient lock errors), too early, rate limit."""
 
-OPENAI_OPTIONS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "base_url": {
-            "type": "string",
-            "description": "server URL ending in /v1 (default: $OPENAI_BASE_URL, else https://api.openai.com/v1)",
-        },
-        "api_key_env": {
-            "type": "string",
-            "description": "name of the environment variable holding the API key (default OPENAI_API_KEY; "
-            "optional for local servers). The key itself never goes in a config file.",
-        },
-        "max_concurrency": {"type": "integer", "minimum": 1, "description": "requests in flight (default 8)"},
-        "requests_per_minute": {"type": "number", "exclusiveMinimum": 0},
-        "tokens_per_minute": {"type": "number", "exclusiveMinimum": 0},
-        "timeout": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "description": "seconds per request try (default 120)",
-        },
-        "max_retries": {"type": "integer", "minimum": 0, "description": "retries per request (default 6)"},
-        "backoff_base": {
-            "type": "number",
-            "minimum": 0,
-            "description": "first retry delay, seconds (default 0.5)",
-        },
-        "backoff_max": {
-            "type": "number",
-            "minimum": 0,
-            "description": "longest retry delay, seconds (default 30)",
-        },
-        "logprobs": {
-            "enum": ["auto", True, False, "true", "false"],
-            "description": "auto (default): use label log-probs when the server gives them, else judges parse text",
-        },
-        "extra_body": {
-            "type": "object",
-            "description": "extra JSON fields sent with every request (e.g. top_k)",
-        },
-    },
-    "additionalProperties": False,
-}
+
+@dataclass(kw_only=True)
+class OpenAIOptions:
+    """Options of the openai backend: the arguments of ``OpenAIChatModel`` a config may set."""
+
+    base_url: str | None = option(
+        UNSET, "server URL ending in /v1 (default: $OPENAI_BASE_URL, else https://api.openai.com/v1)"
+    )
+    api_key_env: str = option(
+        "OPENAI_API_KEY",
+        "name of the environment variable holding the API key (optional for local servers). "
+        "The key itself never goes in a config file.",
+    )
+    max_concurrency: int = option(8, "requests in flight", minimum=1)
+    requests_per_minute: float | None = option(
+        UNSET, "client-side request rate limit (default: none)", exclusiveMinimum=0
+    )
+    tokens_per_minute: float | None = option(
+        UNSET,
+        "client-side token rate limit, counted from a rough estimate (default: none)",
+        exclusiveMinimum=0,
+    )
+    timeout: float = option(120.0, "seconds per request try", exclusiveMinimum=0)
+    max_retries: int = option(6, "retries per request", minimum=0)
+    backoff_base: float = option(0.5, "first retry delay, seconds", minimum=0)
+    backoff_max: float = option(30.0, "longest retry delay, seconds", minimum=0)
+    retry_after_max: float = option(
+        60.0, "longest wait a server's Retry-After (or retry-after-ms) header may ask for, seconds", minimum=0
+    )
+    logprobs: Literal["auto", True, False, "true", "false"] = option(
+        "auto", "auto: use label log-probs when the server gives them, else judges parse text"
+    )
+    extra_body: dict[str, Any] = option({}, "extra JSON fields sent with every request (e.g. top_k)")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -757,8 +750,8 @@ def openai_factory(spec: str, options: dict[str, Any]) -> OpenAIChatModel:
 
 
 __all__ = [
-    "OPENAI_OPTIONS_SCHEMA",
     "OpenAIChatModel",
+    "OpenAIOptions",
     "RequestFailed",
     "map_label_logprobs",
     "openai_factory",

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from rlaif.errors import RlaifError
+from rlaif.hardware import model_dtype, prepare_tokenizer
 from rlaif.models.prefix_cache import (
     PrefixBatch,
     PrefixCache,
@@ -39,12 +40,8 @@ def pick_device(requested: str | None = None) -> torch.device:
 
 
 def pick_dtype(device: torch.device, requested: str | None = None) -> torch.dtype:
-    """bf16 on GPUs that support it, float32 on CPU (bf16 matmuls are slow on most CPUs)."""
-    if requested and requested != "auto":
-        return getattr(torch, requested)
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float32
+    """bf16 on GPUs that support it, float32 on CPU (see :mod:`rlaif.hardware`)."""
+    return model_dtype(device, requested)
 
 
 def load_causal_lm(path: str | Path, device: torch.device, dtype: torch.dtype) -> tuple[Any, Any]:
@@ -66,9 +63,7 @@ def load_causal_lm(path: str | Path, device: torch.device, dtype: torch.dtype) -
             hint="Give a local directory with a saved model (config.json, *.safetensors, tokenizer files), "
             "'embedded' for the built-in SmolLM2-135M-Instruct, or 'openai:<model>' for a served model.",
         ) from exc
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.padding_side = "left"
+    prepare_tokenizer(tokenizer, "left")
     model.to(device)
     model.eval()
     return model, tokenizer
@@ -304,15 +299,16 @@ class TransformersChatModel:
         conversations: Sequence[Conversation],
         responses: Sequence[str],
         reduction: str = "sum",
-    ) -> list[float | None]:
+    ) -> list[Any]:
         """Log-probability of each ``response`` as the assistant's reply to its conversation.
 
         The response is scored as the chat template would render it, end-of-turn token included (so a reply
-        that should have stopped earlier pays for it). ``reduction="sum"`` (default) gives the total (what KL
-        estimates need), ``"mean"`` the per-token mean (length normalised, what likelihood judges compare). Optional in the ChatModel protocol.
+        that should have stopped earlier pays for it). ``reduction="sum"`` (default) gives the total,
+        ``"mean"`` the per-token mean (length normalised, what likelihood judges compare), ``"tokens"`` the list
+        of per-token log-probs (what the per-token KL estimate needs). Optional in the ChatModel protocol.
         """
-        if reduction not in ("mean", "sum"):
-            raise ValueError(f"reduction must be 'mean' or 'sum', not {reduction!r}")
+        if reduction not in ("mean", "sum", "tokens"):
+            raise ValueError(f"reduction must be 'mean', 'sum' or 'tokens', not {reduction!r}")
         prompts = [self.render(conversation) for conversation in conversations]
         end = self._end_of_turn()
         rows: list[tuple[list[int], int]] = []
@@ -321,7 +317,7 @@ class TransformersChatModel:
             response_ids = self.tokenizer(response + end, add_special_tokens=False)["input_ids"]
             rows.append((prompt_ids + response_ids, len(prompt_ids)))
         order = sorted(range(len(rows)), key=lambda index: len(rows[index][0]))
-        results: list[float | None] = [None] * len(rows)
+        results: list[Any] = [None] * len(rows)
         pad = self.tokenizer.pad_token_id
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
@@ -339,6 +335,9 @@ class TransformersChatModel:
                 targets = torch.tensor(tokens[prompt_length:], device=self.device)
                 positions = torch.arange(prompt_length - 1, len(tokens) - 1, device=self.device)
                 token_logprobs = logprobs[row, positions, targets]
+                if reduction == "tokens":
+                    results[index] = [float(value) for value in token_logprobs]
+                    continue
                 total = float(token_logprobs.sum())
                 results[index] = total / len(targets) if reduction == "mean" else total
         return results

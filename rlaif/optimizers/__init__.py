@@ -9,12 +9,10 @@ from rlaif.optimizers import dpo, grpo, ppo
 def _online_check(optimizer_class):
     """``check(options)`` for an online optimizer: impossible settings plus unknown reward/judge names."""
 
-    def check(options):
+    def check(options, registry):
         from dataclasses import replace
 
-        from rlaif.plugins import get_registry
-
-        problems = optimizer_class(**options).check(options, get_registry())
+        problems = optimizer_class(**options).check(options, registry)
         # config check prefixes the options' own path; the optimizers name the full one
         return [
             replace(p, where=(p.where or "").removeprefix("optimizer.options.") or None) for p in problems
@@ -29,20 +27,20 @@ def register_optimizers(register):
         "dpo",
         dpo.dpo_factory,
         description="Direct Preference Optimization (TRL DPOTrainer), full fine-tune or LoRA",
-        options_schema=dpo.OPTIONS_SCHEMA,
+        options=dpo.DPOOptions,
         check=dpo.check_options,
     )
     register(
         "grpo",
         grpo.grpo_factory,
         description="Group Relative Policy Optimization (TRL GRPOTrainer) on rewards and scoring judges",
-        options_schema=grpo.OPTIONS_SCHEMA,
+        options=grpo.GRPOOptions,
         check=_online_check(grpo.GRPOOptimizer),
     )
     register(
         "ppo",
         ppo.ppo_factory,
         description="Actor-critic PPO (rlaif's own: value head, GAE, adaptive KL), rewards and scoring judges",
-        options_schema=ppo.OPTIONS_SCHEMA,
+        options=ppo.PPOOptions,
         check=_online_check(ppo.PPOOptimizer),
     )

@@ -7,36 +7,79 @@ are the same whichever optimizer ran.
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-LORA_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "r": {"type": "integer", "minimum": 1, "default": 16},
-        "alpha": {"type": "integer", "minimum": 1, "default": 32},
-        "dropout": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.05},
-        "target_modules": {
-            "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}],
-            "default": "all-linear",
-        },
-    },
-}
+from rlaif.hardware import trainer_precision
+from rlaif.optimizers.scorers import SCORER_LIST_SCHEMA
+from rlaif.options import defaults, option
 
 
-def defaults(schema: dict[str, Any]) -> dict[str, Any]:
-    return {key: value["default"] for key, value in schema["properties"].items() if "default" in value}
+@dataclass
+class LoraOptions:
+    """LoRA adapter settings (peft ``LoraConfig``)."""
+
+    r: int = option(16, "Adapter rank.", minimum=1)
+    alpha: int = option(32, "Scaling numerator (lora_alpha).", minimum=1)
+    dropout: float = option(0.05, "Dropout on the adapter input.", minimum=0, maximum=1)
+    target_modules: list[str] | str = option(
+        "all-linear", "Modules to adapt: a list of names, or 'all-linear'."
+    )
+
+
+@dataclass
+class OptimizerOptions:
+    """What every optimizer takes: schedule length, learning rate, checkpoints, loggers, LoRA."""
+
+    learning_rate: float = option(1e-6, "Peak learning rate.", exclusiveMinimum=0)
+    num_train_epochs: float = option(1, "Passes over the data (when max_steps is -1).", exclusiveMinimum=0)
+    max_steps: int = option(-1, "Stop after N steps (-1: epochs decide).")
+    save_steps: int = option(50, "Checkpoint every N steps (resume point).", minimum=1)
+    logging_steps: int = option(1, "Log metrics every N steps.", minimum=1)
+    report_to: str | list[str] = option(
+        "none", "Trainer loggers, e.g. tensorboard (event files under output_dir/trainer/runs)."
+    )
+    lora: LoraOptions | None = option(None, "LoRA settings; null = full fine-tune.")
+
+
+@dataclass
+class TrainerOptions(OptimizerOptions):
+    """Optimizers run by a transformers/TRL ``Trainer``: batch, accumulation, warmup, scheduler, pass-through."""
+
+    per_device_train_batch_size: int = option(1, "Examples per device per forward pass.", minimum=1)
+    gradient_accumulation_steps: int = option(1, "Batches summed into one optimizer step.", minimum=1)
+    warmup_steps: float = option(
+        0, "Linear warmup: an integer number of steps, or a fraction in [0, 1) of all steps.", minimum=0
+    )
+    lr_scheduler_type: str = option("linear", "transformers scheduler name (linear, cosine, constant, ...).")
+    gradient_checkpointing: bool = option(False, "Recompute activations in the backward pass (less memory).")
+    trl_args: dict[str, Any] = option({}, "Any other field of the TRL config, passed through.")
+
+
+@dataclass
+class OnlineOptions:
+    """Online optimizers (GRPO, PPO) score their own samples: with what, and when to stop drifting."""
+
+    rewards: list[dict[str, Any]] = option(
+        [], "Registered rewards: [{name, options, weight}].", schema=SCORER_LIST_SCHEMA
+    )
+    judges: list[dict[str, Any]] = option(
+        [], "Judges used as scorers (need as_reward()): [{name, options, weight}].", schema=SCORER_LIST_SCHEMA
+    )
+    kl_limit: float | None = option(
+        None, "Stop training early once the logged KL to the reference exceeds this."
+    )
+
+
+def option_names(options_class: type) -> set[str]:
+    return {field.name for field in dataclasses.fields(options_class)}
 
 
 def precision_flags() -> dict[str, Any]:
     """bf16 where the GPU supports it, plain fp32 on CPU (TRL's bf16 default would otherwise apply)."""
-    import torch
-
-    if torch.cuda.is_available():
-        bf16 = torch.cuda.is_bf16_supported()
-        return {"bf16": bf16, "fp16": not bf16, "use_cpu": False}
-    return {"bf16": False, "fp16": False, "use_cpu": True}
+    return trainer_precision()
 
 
 def checkpointing_argument(enabled: bool) -> dict[str, bool]:
@@ -86,7 +129,7 @@ def lora_config(options: dict[str, Any] | None) -> Any:
         return None
     from peft import LoraConfig
 
-    settings = {**defaults(LORA_SCHEMA), **options}
+    settings = {**defaults(LoraOptions), **options}
     return LoraConfig(
         r=settings["r"],
         lora_alpha=settings["alpha"],

@@ -9,26 +9,30 @@ model so downstream code never needs peft. Training resumes from the last ``chec
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rlaif.errors import Problem, closest
+from rlaif.hardware import prepare_tokenizer
 from rlaif.optimizers.common import (
-    LORA_SCHEMA,
-    defaults,
+    TrainerOptions,
     last_checkpoint,
     lora_config,
     monitor_metrics,
+    option_names,
     precision_flags,
     preference_lengths,
     save_checkpoint,
     train_metrics,
     trainer_arguments,
 )
+from rlaif.options import defaults, option, options_schema
 from rlaif.protocols import TrainRequest, TrainResult
 
 __all__ = [
     "OPTIONS_SCHEMA",
+    "DPOOptions",
     "DPOOptimizer",
     "dpo_factory",
     "precision_flags",
@@ -36,87 +40,36 @@ __all__ = [
     "save_checkpoint",
 ]
 
-OPTIONS_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "beta": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "default": 0.1,
-            "description": "KL strength of DPO.",
-        },
-        "loss_type": {
-            "type": "string",
-            "default": "sigmoid",
-            "description": "TRL loss type (sigmoid, ipo, ...).",
-        },
-        "learning_rate": {"type": "number", "exclusiveMinimum": 0, "default": 5e-6},
-        "num_train_epochs": {"type": "number", "exclusiveMinimum": 0, "default": 1},
-        "max_steps": {
-            "type": "integer",
-            "default": -1,
-            "description": "Stop after N steps (-1: epochs decide).",
-        },
-        "per_device_train_batch_size": {
-            "type": "integer",
-            "minimum": 1,
-            "default": 1,
-            "description": "Pairs per forward pass. The logits of a batch (tokens x 49k vocabulary) dominate "
-            "memory, so the default is 1 pair with gradient accumulation making the step 4 pairs: same update, "
-            "measured 6.2 -> 4.3 GB peak on the default run's pairs (docs/benchmarks.md).",
-        },
-        "gradient_accumulation_steps": {
-            "type": "integer",
-            "minimum": 1,
-            "default": 4,
-            "description": "Batches summed into one optimizer step (pairs per step = this x batch size).",
-        },
-        "precompute_ref_log_probs": {
-            "type": ["boolean", "null"],
-            "default": None,
-            "description": "Score every pair under the reference model once before training, so no second "
-            "copy of the model is kept during training (-0.5 GB for the embedded model, and faster; same loss). "
-            "Default (null): on for single-process training, off under a multi-process `accelerate launch`, "
-            "where TRL's precompute cannot share an in-memory dataset's cache files between processes.",
-        },
-        "max_length": {
-            "type": "integer",
-            "minimum": 8,
-            "default": 512,
-            "description": "Prompt + response tokens.",
-        },
-        "warmup_steps": {
-            "type": "number",
-            "minimum": 0,
-            "default": 0,
-            "description": "Linear warmup: an integer number of steps, or a fraction in [0, 1) of all steps.",
-        },
-        "lr_scheduler_type": {"type": "string", "default": "linear"},
-        "gradient_checkpointing": {"type": "boolean", "default": False},
-        "save_steps": {
-            "type": "integer",
-            "minimum": 1,
-            "default": 50,
-            "description": "Checkpoint every N steps (resume point).",
-        },
-        "logging_steps": {"type": "integer", "minimum": 1, "default": 1},
-        "report_to": {
-            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
-            "default": "none",
-        },
-        "lora": {
-            "anyOf": [{"type": "null"}, LORA_SCHEMA],
-            "default": None,
-            "description": "LoRA settings; null = full fine-tune.",
-        },
-        "trl_args": {
-            "type": "object",
-            "default": {},
-            "description": "Any other DPOConfig field, passed through.",
-        },
-    },
-}
+
+@dataclass
+class DPOOptions(TrainerOptions):
+    """DPO options (TRL ``DPOConfig`` underneath; anything else goes in ``trl_args``)."""
+
+    learning_rate: float = option(5e-6, "Peak learning rate.", exclusiveMinimum=0)
+    per_device_train_batch_size: int = option(
+        1,
+        "Pairs per forward pass. The logits of a batch (tokens x 49k vocabulary) dominate memory, so the default "
+        "is 1 pair with gradient accumulation making the step 4 pairs: same update, measured 6.2 -> 4.3 GB peak "
+        "on the default run's pairs (docs/benchmarks.md).",
+        minimum=1,
+    )
+    gradient_accumulation_steps: int = option(
+        4, "Batches summed into one optimizer step (pairs per step = this x batch size).", minimum=1
+    )
+    trl_args: dict[str, Any] = option({}, "Any other DPOConfig field, passed through.")
+    beta: float = option(0.1, "KL strength of DPO.", exclusiveMinimum=0)
+    loss_type: str = option("sigmoid", "TRL loss type (sigmoid, ipo, ...).")
+    precompute_ref_log_probs: bool | None = option(
+        None,
+        "Score every pair under the reference model once before training, so no second copy of the model is "
+        "kept during training (-0.5 GB for the embedded model, and faster; same loss). Default (null): on for "
+        "single-process training, off under a multi-process `accelerate launch`, where TRL's precompute cannot "
+        "share an in-memory dataset's cache files between processes.",
+    )
+    max_length: int = option(512, "Prompt + response tokens.", minimum=8)
+
+
+OPTIONS_SCHEMA = options_schema(DPOOptions)
 
 
 SET_BY_RLAIF = (
@@ -145,7 +98,7 @@ def check_options(options: dict[str, Any]) -> list[Problem]:
         )
     trl_args = options.get("trl_args") or {}
     for key in trl_args:
-        if key in OPTIONS_SCHEMA["properties"]:
+        if key in option_names(DPOOptions):
             problems.append(
                 Problem(
                     f"'{key}' is an option of its own: set optimizer.options.{key}", where=f"trl_args.{key}"
@@ -158,7 +111,7 @@ def check_options(options: dict[str, Any]) -> list[Problem]:
                     where=f"trl_args.{key}",
                 )
             )
-    unknown = [key for key in trl_args if key not in OPTIONS_SCHEMA["properties"] and key not in SET_BY_RLAIF]
+    unknown = [key for key in trl_args if key not in option_names(DPOOptions) and key not in SET_BY_RLAIF]
     if unknown:  # only then pay for importing TRL
         import dataclasses
 
@@ -187,7 +140,7 @@ class DPOOptimizer:
     needs = "pairs"
 
     def __init__(self, **options: Any):
-        self.options = {**defaults(OPTIONS_SCHEMA), **options}
+        self.options = {**defaults(DPOOptions), **options}
 
     def train(self, request: TrainRequest) -> TrainResult:
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -196,9 +149,7 @@ class DPOOptimizer:
         opts = self.options
         output_dir = Path(request.output_dir)
         trainer_dir = output_dir / "trainer"
-        tokenizer = AutoTokenizer.from_pretrained(request.policy, local_files_only=True)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(request.policy, local_files_only=True))
         model = AutoModelForCausalLM.from_pretrained(request.policy, local_files_only=True)
         args = DPOConfig(
             **trainer_arguments(opts, trainer_dir, request.seed),

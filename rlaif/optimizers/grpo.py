@@ -9,110 +9,68 @@ layout are the same as DPO's (:mod:`rlaif.optimizers.common`). On GPU, generatio
 
 from __future__ import annotations
 
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rlaif.errors import Problem
+from rlaif.hardware import prepare_tokenizer
 from rlaif.optimizers.common import (
-    LORA_SCHEMA,
-    defaults,
+    OnlineOptions,
+    TrainerOptions,
     kl_early_stop_callback,
     last_checkpoint,
     lora_config,
     monitor_metrics,
+    option_names,
     save_checkpoint,
     train_metrics,
     trainer_arguments,
 )
 from rlaif.optimizers.online import online_scorers
-from rlaif.optimizers.scorers import SCORER_LIST_SCHEMA, scorer_problems
+from rlaif.optimizers.scorers import scorer_problems
+from rlaif.options import defaults, option, options_schema
 from rlaif.protocols import TrainRequest, TrainResult
 
-OPTIONS_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "rewards": {**SCORER_LIST_SCHEMA, "description": "Registered rewards: [{name, options, weight}]."},
-        "judges": {
-            **SCORER_LIST_SCHEMA,
-            "description": "Judges used as scorers (need as_reward()): [{name, options, weight}].",
-        },
-        "beta": {
-            "type": "number",
-            "minimum": 0,
-            "default": 0.04,
-            "description": "KL penalty to the reference (0: no reference model, KL not monitored).",
-        },
-        "num_generations": {"type": "integer", "minimum": 2, "default": 4, "description": "Group size."},
-        "max_completion_length": {"type": "integer", "minimum": 1, "default": 64},
-        "temperature": {"type": "number", "exclusiveMinimum": 0, "default": 1.0},
-        "top_p": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 1.0},
-        "num_iterations": {
-            "type": "integer",
-            "minimum": 1,
-            "default": 1,
-            "description": "Updates per generation batch (PPO-style inner epochs).",
-        },
-        "epsilon": {"type": "number", "exclusiveMinimum": 0, "default": 0.2, "description": "Clip range."},
-        "loss_type": {
-            "type": "string",
-            "default": "dapo",
-            "description": "TRL loss (grpo, dapo, dr_grpo, ...).",
-        },
-        "scale_rewards": {
-            "type": "string",
-            "enum": ["group", "batch", "none"],
-            "default": "group",
-            "description": "Divide advantages by the reward std of the group / batch, or not.",
-        },
-        "learning_rate": {"type": "number", "exclusiveMinimum": 0, "default": 1e-6},
-        "num_train_epochs": {"type": "number", "exclusiveMinimum": 0, "default": 1},
-        "max_steps": {
-            "type": "integer",
-            "default": -1,
-            "description": "Stop after N steps (-1: epochs decide).",
-        },
-        "per_device_train_batch_size": {
-            "type": "integer",
-            "minimum": 1,
-            "default": 4,
-            "description": "Completions per device per step (a multiple of num_generations over the global batch).",
-        },
-        "gradient_accumulation_steps": {"type": "integer", "minimum": 1, "default": 1},
-        "warmup_steps": {
-            "type": "number",
-            "minimum": 0,
-            "default": 0,
-            "description": "Linear warmup: an integer number of steps, or a fraction in [0, 1) of all steps.",
-        },
-        "lr_scheduler_type": {"type": "string", "default": "linear"},
-        "gradient_checkpointing": {"type": "boolean", "default": False},
-        "save_steps": {"type": "integer", "minimum": 1, "default": 50},
-        "logging_steps": {"type": "integer", "minimum": 1, "default": 1},
-        "report_to": {
-            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
-            "default": "none",
-            "description": "Trainer loggers, e.g. tensorboard.",
-        },
-        "kl_limit": {
-            "type": ["number", "null"],
-            "default": None,
-            "description": "Stop training early once the logged KL to the reference exceeds this.",
-        },
-        "lora": {"anyOf": [{"type": "null"}, LORA_SCHEMA], "default": None},
-        "trl_args": {
-            "type": "object",
-            "default": {},
-            "description": "Any other GRPOConfig field, passed through (use_vllm, vllm_mode, ...).",
-        },
-    },
-}
+
+@dataclass
+class GRPOOptions(OnlineOptions, TrainerOptions):
+    """GRPO options (TRL ``GRPOConfig`` underneath; anything else goes in ``trl_args``)."""
+
+    per_device_train_batch_size: int = option(
+        4, "Completions per device per step (a multiple of num_generations over the global batch).", minimum=1
+    )
+    trl_args: dict[str, Any] = option(
+        {}, "Any other GRPOConfig field, passed through (use_vllm, vllm_mode, ...)."
+    )
+    beta: float = option(
+        0.04, "KL penalty to the reference (0: no reference model, KL not monitored).", minimum=0
+    )
+    num_generations: int = option(4, "Group size.", minimum=2)
+    max_completion_length: int = option(64, "Tokens per sampled completion.", minimum=1)
+    temperature: float = option(1.0, "Sampling temperature.", exclusiveMinimum=0)
+    top_p: float = option(1.0, "Nucleus sampling.", exclusiveMinimum=0, maximum=1)
+    num_iterations: int = option(1, "Updates per generation batch (PPO-style inner epochs).", minimum=1)
+    epsilon: float = option(0.2, "Clip range.", exclusiveMinimum=0)
+    loss_type: str = option("dapo", "TRL loss (grpo, dapo, dr_grpo, ...).")
+    scale_rewards: Literal["group", "batch", "none"] = option(
+        "group", "Divide advantages by the reward std of the group / batch, or not."
+    )
 
 
-def _world_size() -> int:
-    import os
+OPTIONS_SCHEMA = options_schema(GRPOOptions)
 
-    return int(os.environ.get("WORLD_SIZE", "1"))
+
+def _field_of(message: str) -> str:
+    """The option a TRL config error is about: the first rlaif option, else ``trl_args`` field, it names."""
+    import re
+
+    names = re.findall(r"[a-z_]+", message)
+    for name in names:
+        if name in option_names(GRPOOptions) and name != "trl_args":
+            return f"optimizer.options.{name}"
+    return "optimizer.options.trl_args"
 
 
 class GRPOOptimizer:
@@ -122,29 +80,18 @@ class GRPOOptimizer:
     needs = "prompts"
 
     def __init__(self, **options: Any):
-        self.options = {**defaults(OPTIONS_SCHEMA), **options}
+        self.options = {**defaults(GRPOOptions), **options}
 
     def check(self, options: dict[str, Any] | None = None, registry: Any = None) -> list[Problem]:
-        """Impossible settings, found before any model loads (group size vs batch, unknown scorers)."""
-        opts = {**defaults(OPTIONS_SCHEMA), **(options if options is not None else self.options)}
-        trl = opts.get("trl_args") or {}
+        """Impossible settings, found before any model loads: TRL's own ``GRPOConfig`` checks (group size vs
+        batch, ...) turned into Problems naming the option, plus ours (kl_limit, unknown scorers)."""
+        opts = {**defaults(GRPOOptions), **(options if options is not None else self.options)}
         problems = []
-        group = opts["num_generations"]
-        per_device = trl.get("per_device_train_batch_size", opts["per_device_train_batch_size"])
-        steps = (
-            trl.get("steps_per_generation")
-            or trl.get("gradient_accumulation_steps")
-            or opts["gradient_accumulation_steps"]
-        )
-        generation_batch = trl.get("generation_batch_size") or per_device * _world_size() * steps
-        if generation_batch % group:
+        try:
+            self._grpo_config(opts, Path(tempfile.gettempdir()) / "rlaif-grpo-check", seed=0)
+        except (ValueError, TypeError) as exc:
             problems.append(
-                Problem(
-                    f"the generation batch ({generation_batch} = per_device_train_batch_size {per_device} x "
-                    f"{_world_size()} process(es) x {steps} step(s)) is not divisible by num_generations ({group}); "
-                    "each prompt's group must fit in one batch",
-                    where="optimizer.options.num_generations",
-                )
+                Problem(f"TRL's GRPOConfig refuses these settings: {exc}", where=_field_of(str(exc)))
             )
         if opts["kl_limit"] is not None and opts["beta"] == 0:
             problems.append(
@@ -157,33 +104,41 @@ class GRPOOptimizer:
             problems += scorer_problems(opts, registry, self.name)
         return problems
 
+    @staticmethod
+    def _grpo_config(opts: dict[str, Any], trainer_dir: Path, seed: int, reward_weights: Any = None) -> Any:
+        import warnings
+
+        from trl import GRPOConfig
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return GRPOConfig(
+                **trainer_arguments(opts, trainer_dir, seed),
+                beta=opts["beta"],
+                num_generations=opts["num_generations"],
+                max_completion_length=opts["max_completion_length"],
+                temperature=opts["temperature"],
+                top_p=opts["top_p"],
+                num_iterations=opts["num_iterations"],
+                epsilon=opts["epsilon"],
+                loss_type=opts["loss_type"],
+                scale_rewards=opts["scale_rewards"],
+                reward_weights=reward_weights,
+                **opts["trl_args"],
+            )
+
     def train(self, request: TrainRequest) -> TrainResult:
         from transformers import AutoModelForCausalLM, AutoTokenizer
-        from trl import GRPOConfig, GRPOTrainer
+        from trl import GRPOTrainer
 
         opts = self.options
         funcs, weights = online_scorers(self, request)
         output_dir = Path(request.output_dir)
         trainer_dir = output_dir / "trainer"
         tokenizer = AutoTokenizer.from_pretrained(request.policy, local_files_only=True)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        tokenizer.padding_side = "left"
+        prepare_tokenizer(tokenizer, "left")
         model = AutoModelForCausalLM.from_pretrained(request.policy, local_files_only=True)
-        args = GRPOConfig(
-            **trainer_arguments(opts, trainer_dir, request.seed),
-            beta=opts["beta"],
-            num_generations=opts["num_generations"],
-            max_completion_length=opts["max_completion_length"],
-            temperature=opts["temperature"],
-            top_p=opts["top_p"],
-            num_iterations=opts["num_iterations"],
-            epsilon=opts["epsilon"],
-            loss_type=opts["loss_type"],
-            scale_rewards=opts["scale_rewards"],
-            reward_weights=weights,
-            **opts["trl_args"],
-        )
+        args = self._grpo_config(opts, trainer_dir, request.seed, reward_weights=weights)
         callback = kl_early_stop_callback(opts["kl_limit"])
         trainer = GRPOTrainer(
             model=model,

@@ -26,87 +26,50 @@ from __future__ import annotations
 import json
 import math
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rlaif.errors import Problem
-from rlaif.optimizers.common import LORA_SCHEMA, defaults, lora_config
+from rlaif.hardware import accelerate_precision, prepare_tokenizer
+from rlaif.optimizers.common import OnlineOptions, OptimizerOptions, lora_config
 from rlaif.optimizers.online import online_scorers
-from rlaif.optimizers.scorers import SCORER_LIST_SCHEMA, scorer_problems, weighted_scores
+from rlaif.optimizers.scorers import scorer_problems, weighted_scores
+from rlaif.options import defaults, option, options_schema
 from rlaif.protocols import TrainRequest, TrainResult
 
-OPTIONS_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "rewards": {**SCORER_LIST_SCHEMA, "description": "Registered rewards: [{name, options, weight}]."},
-        "judges": {
-            **SCORER_LIST_SCHEMA,
-            "description": "Judges used as scorers (need as_reward()): [{name, options, weight}].",
-        },
-        "learning_rate": {"type": "number", "exclusiveMinimum": 0, "default": 1e-5},
-        "max_steps": {
-            "type": "integer",
-            "default": -1,
-            "description": "PPO steps (rollout + update); -1: num_train_epochs passes over the prompts.",
-        },
-        "num_train_epochs": {"type": "number", "exclusiveMinimum": 0, "default": 1},
-        "batch_size": {
-            "type": "integer",
-            "minimum": 1,
-            "default": 8,
-            "description": "Prompts per rollout, per process.",
-        },
-        "mini_batch_size": {
-            "type": "integer",
-            "minimum": 1,
-            "default": 4,
-            "description": "Rollout rows per update.",
-        },
-        "ppo_epochs": {
-            "type": "integer",
-            "minimum": 1,
-            "default": 4,
-            "description": "Passes over each rollout.",
-        },
-        "max_new_tokens": {"type": "integer", "minimum": 1, "default": 64},
-        "temperature": {"type": "number", "exclusiveMinimum": 0, "default": 0.7},
-        "cliprange": {"type": "number", "exclusiveMinimum": 0, "default": 0.2},
-        "cliprange_value": {"type": "number", "exclusiveMinimum": 0, "default": 0.2},
-        "vf_coef": {"type": "number", "minimum": 0, "default": 0.1},
-        "gamma": {"type": "number", "minimum": 0, "maximum": 1, "default": 1.0},
-        "lam": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.95},
-        "init_kl_coef": {"type": "number", "minimum": 0, "default": 0.05},
-        "adaptive_kl": {"type": "boolean", "default": True},
-        "target_kl": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "default": 6.0,
-            "description": "Per-sequence KL target.",
-        },
-        "kl_horizon": {"type": "number", "exclusiveMinimum": 0, "default": 10000},
-        "whiten_rewards": {"type": "boolean", "default": False},
-        "no_eos_score": {
-            "type": ["number", "null"],
-            "default": -1.0,
-            "description": "Score given to responses cut at max_new_tokens (null: keep their score).",
-        },
-        "max_grad_norm": {"type": "number", "exclusiveMinimum": 0, "default": 1.0},
-        "kl_limit": {
-            "type": ["number", "null"],
-            "default": None,
-            "description": "Stop early once the mean per-sequence KL to the reference exceeds this.",
-        },
-        "save_steps": {"type": "integer", "minimum": 1, "default": 50},
-        "logging_steps": {"type": "integer", "minimum": 1, "default": 1},
-        "report_to": {
-            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
-            "default": "none",
-            "description": "'tensorboard' writes event files under output_dir/trainer/runs.",
-        },
-        "lora": {"anyOf": [{"type": "null"}, LORA_SCHEMA], "default": None},
-    },
-}
+
+@dataclass
+class PPOOptions(OnlineOptions, OptimizerOptions):
+    """PPO options (rlaif's own trainer: there is no TRL config underneath)."""
+
+    learning_rate: float = option(1e-5, "Peak learning rate.", exclusiveMinimum=0)
+    max_steps: int = option(-1, "PPO steps (rollout + update); -1: num_train_epochs passes over the prompts.")
+    batch_size: int = option(8, "Prompts per rollout, per process.", minimum=1)
+    mini_batch_size: int = option(4, "Rollout rows per update.", minimum=1)
+    ppo_epochs: int = option(4, "Passes over each rollout.", minimum=1)
+    max_new_tokens: int = option(64, "Tokens per sampled response.", minimum=1)
+    temperature: float = option(0.7, "Sampling temperature (no top-k/top-p).", exclusiveMinimum=0)
+    cliprange: float = option(0.2, "Policy ratio clip range.", exclusiveMinimum=0)
+    cliprange_value: float = option(0.2, "Value clip range.", exclusiveMinimum=0)
+    vf_coef: float = option(0.1, "Value loss weight.", minimum=0)
+    gamma: float = option(1.0, "Discount.", minimum=0, maximum=1)
+    lam: float = option(0.95, "GAE lambda.", minimum=0, maximum=1)
+    init_kl_coef: float = option(0.05, "Initial KL penalty coefficient.", minimum=0)
+    adaptive_kl: bool = option(True, "Move the KL coefficient toward target_kl.")
+    target_kl: float = option(6.0, "Per-sequence KL target.", exclusiveMinimum=0)
+    kl_horizon: float = option(10000, "Horizon of the adaptive KL controller.", exclusiveMinimum=0)
+    whiten_rewards: bool = option(False, "Whiten scores over the batch before GAE.")
+    no_eos_score: float | None = option(
+        -1.0, "Score given to responses cut at max_new_tokens (null: keep their score)."
+    )
+    max_grad_norm: float = option(1.0, "Gradient clipping norm.", exclusiveMinimum=0)
+    kl_limit: float | None = option(
+        None, "Stop early once the mean per-sequence KL to the reference exceeds this."
+    )
+
+
+OPTIONS_SCHEMA = options_schema(PPOOptions)
 
 
 def _value_head_model(lm: Any) -> Any:
@@ -145,10 +108,10 @@ class PPOOptimizer:
     needs = "prompts"
 
     def __init__(self, **options: Any):
-        self.options = {**defaults(OPTIONS_SCHEMA), **options}
+        self.options = {**defaults(PPOOptions), **options}
 
     def check(self, options: dict[str, Any] | None = None, registry: Any = None) -> list[Problem]:
-        opts = {**defaults(OPTIONS_SCHEMA), **(options if options is not None else self.options)}
+        opts = {**defaults(PPOOptions), **(options if options is not None else self.options)}
         problems = []
         if opts["batch_size"] % opts["mini_batch_size"]:
             problems.append(
@@ -173,16 +136,13 @@ class PPOOptimizer:
 
         opts = self.options
         funcs, weights = online_scorers(self, request)
-        bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-        accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision="bf16" if bf16 else "no")
+        accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=accelerate_precision())
         set_seed(request.seed + accelerator.process_index)
         output_dir = Path(request.output_dir)
         trainer_dir = output_dir / "trainer"
 
         tokenizer = AutoTokenizer.from_pretrained(request.policy, local_files_only=True)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        tokenizer.padding_side = "left"
+        prepare_tokenizer(tokenizer, "left")
         lm = AutoModelForCausalLM.from_pretrained(request.policy, local_files_only=True)
         lm.generation_config.pad_token_id = tokenizer.pad_token_id
         lora = bool(opts["lora"])

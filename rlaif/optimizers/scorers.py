@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rlaif.errors import Problem, RlaifError
+from rlaif.plugins import Registry
 from rlaif.protocols import Reward
 
 SCORER_LIST_SCHEMA = {
@@ -33,22 +34,6 @@ SCORER_LIST_SCHEMA = {
         },
     },
 }
-
-
-class SpecContext:
-    """A minimal BuildContext: loads each model spec once (roles default to the embedded model)."""
-
-    def __init__(self, registry: Any) -> None:
-        self.registry = registry
-        self._loaded: dict[str, Any] = {}
-
-    def model(self, role_or_spec: str) -> Any:
-        from rlaif.models import load_chat_model
-
-        spec = "embedded" if role_or_spec in ("policy", "critic", "judge") else role_or_spec
-        if spec not in self._loaded:
-            self._loaded[spec] = load_chat_model(spec, {}, self.registry)
-        return self._loaded[spec]
 
 
 def scorer_problems(options: dict[str, Any], registry: Any, optimizer: str) -> list[Problem]:
@@ -87,13 +72,22 @@ def build_scorers(
     given: Sequence[Reward] = (),
     given_weights: Sequence[float] | None = None,
     context: Any = None,
-    registry: Any = None,
+    registry: Registry | None = None,
 ) -> tuple[list[Reward], list[float]]:
-    """All reward functions and their weights: the caller's first, then ``rewards:``, then ``judges:``."""
-    from rlaif.plugins import get_registry
+    """All reward functions and their weights: the caller's first, then ``rewards:``, then ``judges:``.
+
+    Judges are built with ``context`` (the run's model pool); without one, a pool of ``registry`` serves them
+    (roles are then the embedded model). One of the two must be given.
+    """
+    from rlaif.models.pool import ModelPool
     from rlaif.rewards.build import build_reward
 
-    registry = registry or get_registry()
+    if registry is None and context is not None:
+        registry = context.registry
+    if registry is None and (options.get("rewards") or options.get("judges")):
+        raise RlaifError(
+            "named rewards or judges need the plugin registry: pass TrainRequest.context (a ModelPool)"
+        )
     funcs: list[Reward] = list(given)
     weights = list(given_weights) if given_weights is not None else [1.0] * len(funcs)
     if len(weights) != len(funcs):
@@ -103,8 +97,11 @@ def build_scorers(
         weights.append(float(entry.get("weight", 1.0)))
     for index, entry in enumerate(options.get("judges") or []):
         registration = registry.get("judges", entry["name"])
-        context = context or SpecContext(registry)
-        judge = registration.factory(entry.get("options") or {}, context)
+        context = context or ModelPool(registry)
+        options = registration.require_valid_options(
+            entry.get("options"), f"optimizer.options.judges[{index}]"
+        )
+        judge = registration.factory(options, context)
         if not hasattr(judge, "as_reward"):
             raise RlaifError(
                 f"optimizer.options.judges[{index}]: judge '{entry['name']}' cannot score single responses "

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from rlaif.records import count_drops
 from rlaif.report.plots import PLOTS
 from rlaif.report.rundata import RoundData, RunData
 
@@ -52,13 +53,18 @@ def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], cls: str = "")
 def _totals(run: RunData) -> dict[str, Any]:
     prompts = sum(len(r.records) for r in run.rounds)
     pairs = sum(len(r.pairs) for r in run.rounds)
-    drops: dict[str, int] = {}
-    for rnd in run.rounds:
-        for record in rnd.records:
-            if record.get("status") == "drop":
-                drops[record.get("reason", "?")] = drops.get(record.get("reason", "?"), 0) + 1
+    drops = count_drops(record for rnd in run.rounds for record in rnd.records)
     latest_eval = next((r.eval_summary for r in reversed(run.rounds) if r.eval_summary), None)
     return {"prompts": prompts, "pairs": pairs, "drops": drops, "eval": latest_eval}
+
+
+def _kl_text(kl: dict[str, Any]) -> str:
+    """The non-negative k3 estimate, with its 95% interval when there is one (see rlaif.eval.core)."""
+    text = _num(kl.get("estimate"), 2)
+    if kl.get("ci95"):
+        low, high = kl["ci95"]
+        text += f'<span class="ci"> [{_num(low, 2)}, {_num(high, 2)}]</span>'
+    return text
 
 
 def _cards(run: RunData, totals: dict[str, Any]) -> str:
@@ -69,7 +75,7 @@ def _cards(run: RunData, totals: dict[str, Any]) -> str:
         ("pairs", _num(totals["pairs"])),
         ("dropped", _num(sum(totals["drops"].values()))),
         ("win rate (latest)", _num(evaluation.get("win_rate"), 2)),
-        ("KL to start", _num((evaluation.get("kl") or {}).get("estimate"), 2)),
+        ("KL to start (k3, nats)", _kl_text(evaluation.get("kl") or {})),
     ]
     return (
         '<div class="cards">'
@@ -86,10 +92,7 @@ def _rounds_table(run: RunData) -> str:
         return '<p class="note">No rounds yet: the run has not generated anything.</p>'
     rows = []
     for rnd in run.rounds:
-        drops: dict[str, int] = {}
-        for record in rnd.records:
-            if record.get("status") == "drop":
-                drops[record.get("reason", "?")] = drops.get(record.get("reason", "?"), 0) + 1
+        drops = count_drops(rnd.records)
         timings = rnd.entry.get("timings") or {}
         training = (
             f"loss {_num(rnd.metrics.get('first_loss'))} → {_num(rnd.metrics.get('last_loss'))}"

@@ -1,6 +1,6 @@
 """Built-in verifiable rewards (format rules), registered through ``register_rewards``.
 
-Each reward lives in its own small module with its ``OPTIONS_SCHEMA``; this module only registers them, adds
+Each reward lives in its own small module with its options dataclass (:mod:`rlaif.options`); this module only registers them, adds
 the ``rlaif rewards`` command group, and re-exports :func:`build_reward` for constitutions.
 """
 
@@ -23,37 +23,37 @@ def register_rewards(register: Register) -> None:
         "regex",
         regex.make_regex,
         description="completion matches a regular expression",
-        options_schema=regex.OPTIONS_SCHEMA,
+        options=regex.RegexOptions,
     )
     register(
         "contains",
         contains.make_contains,
         description="completion contains the given strings",
-        options_schema=contains.OPTIONS_SCHEMA,
+        options=contains.ContainsOptions,
     )
     register(
         "not-contains",
         contains.make_not_contains,
         description="completion contains none of the given strings",
-        options_schema=contains.OPTIONS_SCHEMA,
+        options=contains.ContainsOptions,
     )
     register(
         "json-schema",
         json_schema.make_json_schema,
         description="completion is JSON valid against a schema",
-        options_schema=json_schema.OPTIONS_SCHEMA,
+        options=json_schema.JsonSchemaOptions,
     )
     register(
         "length",
         length.make_length,
         description="completion length (words/chars) within [min, max]",
-        options_schema=length.OPTIONS_SCHEMA,
+        options=length.LengthOptions,
     )
     register(
         "exact-match",
         exact_match.make_exact_match,
         description="completion equals a gold column after normalisation",
-        options_schema=exact_match.OPTIONS_SCHEMA,
+        options=exact_match.ExactMatchOptions,
     )
 
 

@@ -13,9 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import jsonschema
-
-from rlaif.errors import Problem, RlaifError
+from rlaif.errors import RlaifError
 
 STATUSES = ("passed", "failed", "partial", "skipped", "error", "timeout")
 """``passed``/``failed``: full or zero credit; ``partial``: a score strictly between; ``skipped``: the
@@ -47,11 +45,17 @@ def skipped(message: str) -> Outcome:
     return Outcome(None, "skipped", message)
 
 
+def status_of(score: float | None) -> str:
+    """``passed`` at 1, ``failed`` at 0, ``partial`` in between, ``skipped`` for no score."""
+    if score is None:
+        return "skipped"
+    return "passed" if score >= 1.0 else "failed" if score <= 0.0 else "partial"
+
+
 def graded(score: float, message: str = "") -> Outcome:
     """A score in [0, 1], labelled passed/failed at the ends and partial in between."""
     score = min(1.0, max(0.0, float(score)))
-    status = "passed" if score >= 1.0 else "failed" if score <= 0.0 else "partial"
-    return Outcome(score, status, message)
+    return Outcome(score, status_of(score), message)
 
 
 def text_of(value: Any) -> str:
@@ -90,22 +94,6 @@ def rows_from_columns(n: int, columns: dict[str, Any]) -> list[dict[str, Any]]:
         key: value for key, value in columns.items() if isinstance(value, (list, tuple)) and len(value) == n
     }
     return [{key: value[i] for key, value in aligned.items()} for i in range(n)]
-
-
-def validate_options(
-    name: str, options: dict[str, Any] | None, schema: dict[str, Any] | None
-) -> dict[str, Any]:
-    """Check ``options`` against a reward's ``options_schema``; every violation becomes one Problem."""
-    options = dict(options or {})
-    if schema:
-        validator = jsonschema.Draft202012Validator(schema)
-        problems = [
-            Problem(error.message, where="options" + "".join(f"[{p!r}]" for p in error.absolute_path))
-            for error in sorted(validator.iter_errors(options), key=lambda e: list(e.absolute_path))
-        ]
-        if problems:
-            raise RlaifError(f"invalid options for reward '{name}'", problems)
-    return options
 
 
 class RowReward:

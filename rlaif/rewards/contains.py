@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
+from rlaif.options import option
 from rlaif.rewards.base import Outcome, RowReward, graded
 
-OPTIONS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "strings": {
-            "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
-            "description": "one string or a list of strings",
-        },
-        "match": {
-            "enum": ["all", "any"],
-            "default": "all",
-            "description": "contains: every string (all) or at least one (any) must occur; "
-            "not-contains: none may occur (all) or not every one may occur (any)",
-        },
-        "case_sensitive": {"type": "boolean", "default": False},
-        "partial_credit": {
-            "type": "boolean",
-            "default": False,
-            "description": "score the fraction of strings satisfied instead of 1/0",
-        },
-    },
-    "required": ["strings"],
-    "additionalProperties": False,
-}
+
+@dataclass(kw_only=True)
+class ContainsOptions:
+    """Options of the contains / not-contains rewards."""
+
+    strings: str | list[str] = option(
+        help="one string or a list of strings",
+        schema={"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
+    )
+    match: Literal["all", "any"] = option(
+        "all",
+        "contains: every string (all) or at least one (any) must occur; "
+        "not-contains: none may occur (all) or not every one may occur (any)",
+    )
+    case_sensitive: bool = option(False, "compare case-sensitively")
+    partial_credit: bool = option(False, "score the fraction of strings satisfied instead of 1/0")
 
 
 class ContainsReward(RowReward):

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
+from rlaif.options import option
 from rlaif.rewards.base import Outcome, RowReward, failed, passed, skipped
 
-OPTIONS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "column": {"type": "string", "default": "answer", "description": "dataset column with the gold text"},
-        "case_sensitive": {"type": "boolean", "default": False},
-        "normalize_whitespace": {"type": "boolean", "default": True},
-        "strip_punctuation": {
-            "type": "boolean",
-            "default": False,
-            "description": "drop trailing . ! ? and surrounding quotes before comparing",
-        },
-    },
-    "additionalProperties": False,
-}
+
+@dataclass(kw_only=True)
+class ExactMatchOptions:
+    """Options of the exact-match reward."""
+
+    column: str = option("answer", "dataset column with the gold text")
+    case_sensitive: bool = option(False, "compare case-sensitively")
+    normalize_whitespace: bool = option(True, "collapse runs of whitespace and strip both ends")
+    strip_punctuation: bool = option(False, "drop trailing . ! ? and surrounding quotes before comparing")
 
 
 class ExactMatchReward(RowReward):

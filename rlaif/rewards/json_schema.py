@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import jsonschema
 
 from rlaif.errors import RlaifError
+from rlaif.options import option
 from rlaif.rewards.base import Outcome, RowReward, failed, passed
 
-OPTIONS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "schema": {"type": "object", "description": "JSON Schema the parsed output must satisfy"},
-        "extract": {
-            "enum": ["strict", "fenced"],
-            "default": "fenced",
-            "description": "strict: the whole completion is the JSON document; fenced: also accept the "
-            "first ```json fenced block, or the outermost {...} / [...] span",
-        },
-    },
-    "required": ["schema"],
-    "additionalProperties": False,
-}
+
+@dataclass(kw_only=True)
+class JsonSchemaOptions:
+    """Options of the json-schema reward."""
+
+    schema: dict[str, Any] = option(help="JSON Schema the parsed output must satisfy")
+    extract: Literal["strict", "fenced"] = option(
+        "fenced",
+        "strict: the whole completion is the JSON document; fenced: also accept the "
+        "first ```json fenced block, or the outermost {...} / [...] span",
+    )
+
 
 _FENCE = re.compile(r"```(?:json)?\s*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 

@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from rlaif.errors import RlaifError
+from rlaif.options import UNSET, option
 from rlaif.rewards.base import Outcome, RowReward, graded
 
-OPTIONS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "unit": {"enum": ["words", "chars"], "default": "words"},
-        "min": {"type": "integer", "minimum": 0, "default": 0},
-        "max": {"type": ["integer", "null"], "minimum": 0, "default": None},
-        "soft": {
-            "type": "boolean",
-            "default": False,
-            "description": "ramp the score linearly to 0 over `ramp` units outside the range instead of 1/0",
-        },
-        "ramp": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "description": "width of the soft ramp in units (default: half the range, or min, or 50)",
-        },
-    },
-    "additionalProperties": False,
-}
+
+@dataclass(kw_only=True)
+class LengthOptions:
+    """Options of the length reward."""
+
+    unit: Literal["words", "chars"] = option("words", "count whitespace-separated words or characters")
+    min: int = option(0, "fewest units for full score", minimum=0)
+    max: int | None = option(None, "most units for full score (null: no upper bound)", minimum=0)
+    soft: bool = option(
+        False, "ramp the score linearly to 0 over `ramp` units outside the range instead of 1/0"
+    )
+    ramp: float | None = option(
+        UNSET, "width of the soft ramp in units (default: half the range, or min, or 50)", exclusiveMinimum=0
+    )
 
 
 class LengthReward(RowReward):

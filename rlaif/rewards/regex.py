@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from rlaif.errors import RlaifError
+from rlaif.options import option
 from rlaif.rewards.base import Outcome, RowReward, failed, passed
 
-OPTIONS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "pattern": {"type": "string", "description": "Python regular expression"},
-        "mode": {
-            "enum": ["search", "fullmatch"],
-            "default": "search",
-            "description": "search: anywhere in the text; fullmatch: the whole (stripped) text",
-        },
-        "ignore_case": {"type": "boolean", "default": False},
-        "multiline": {"type": "boolean", "default": False, "description": "^ and $ match at line breaks"},
-        "dotall": {"type": "boolean", "default": False, "description": ". matches newlines"},
-    },
-    "required": ["pattern"],
-    "additionalProperties": False,
-}
+
+@dataclass(kw_only=True)
+class RegexOptions:
+    """Options of the regex reward."""
+
+    pattern: str = option(help="Python regular expression")
+    mode: Literal["search", "fullmatch"] = option(
+        "search", "search: anywhere in the text; fullmatch: the whole (stripped) text"
+    )
+    ignore_case: bool = option(False, "match case-insensitively")
+    multiline: bool = option(False, "^ and $ match at line breaks")
+    dotall: bool = option(False, ". matches newlines")
 
 
 class RegexReward(RowReward):

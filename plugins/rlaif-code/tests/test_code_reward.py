@@ -9,17 +9,15 @@ from pathlib import Path
 import pytest
 from rlaif_code import build_program, extract_code
 
-from rlaif.rewards import build_reward
+from rlaif import build_reward
 
-DATA = Path("/work/shared/data")
-PREFIX = 16  # rows per dataset (files are in random order); full sets: see the plugin README (CLI, ~75 s)
+# Samples committed with the repo (the first 16 rows of each set; see tests/data/README.md). The full sets
+# are checked with the CLI instead: see the plugin README (~75 s).
+DATA = Path(__file__).resolve().parents[3] / "tests" / "data"
 
 
-def _records(name: str, limit: int | None = PREFIX) -> list[dict]:
-    path = DATA / name
-    if not path.exists():
-        pytest.skip(f"{path} not available")
-    with path.open(encoding="utf-8") as handle:
+def _records(name: str, limit: int | None = None) -> list[dict]:
+    with (DATA / name).open(encoding="utf-8") as handle:
         records = [json.loads(line) for line in handle]
     return records[:limit]
 
@@ -61,7 +59,7 @@ def test_build_program_styles():
 
 
 def test_humaneval_canonical_solutions_pass_and_wrong_ones_fail(reward):
-    records = _records("humaneval.jsonl")
+    records = _records("humaneval.sample.jsonl")
     prompts = [r["prompt"] for r in records]
     columns = _columns(records, ("prompt", "canonical_solution"))
     good = reward.details(prompts, [r["canonical_solution"] for r in records], **columns)
@@ -75,7 +73,7 @@ def test_humaneval_canonical_solutions_pass_and_wrong_ones_fail(reward):
 
 
 def test_mbpp_reference_code_passes_and_broken_code_fails(reward):
-    records = _records("mbpp_sanitized.jsonl")
+    records = _records("mbpp_sanitized.sample.jsonl")
     columns = _columns(records, ("prompt", "code"))
     prompts = [r["prompt"] for r in records]
     good = reward.details(prompts, [r["code"] for r in records], **columns)
@@ -87,7 +85,7 @@ def test_mbpp_reference_code_passes_and_broken_code_fails(reward):
 
 
 def test_conversational_fenced_completion_and_trl_extras(reward):
-    row = _records("humaneval.jsonl", 1)[0]
+    row = _records("humaneval.sample.jsonl", 1)[0]
     solution = row["prompt"] + row["canonical_solution"]
     completion = [{"role": "assistant", "content": f"Sure!\n```python\n{solution}\n```\nDone."}]
     prompt = [{"role": "user", "content": "Write the function."}]
@@ -104,7 +102,7 @@ def test_conversational_fenced_completion_and_trl_extras(reward):
 
 
 def test_early_exit_in_a_completion_fails(reward):
-    row = _records("humaneval.jsonl", 1)[0]
+    row = _records("humaneval.sample.jsonl", 1)[0]
     details = reward.details(
         [row["prompt"]],
         ["    import sys; sys.exit(0)\n"],

@@ -3,6 +3,9 @@ something (a behaviour a constitution might want: "check what the user needs bef
 
 Everything a reward plugin needs is here: a hook implementation, a factory taking an options dict, an
 options JSON Schema, and a reward object callable like a TRL reward function. Copy and edit.
+
+The options are a hand-written JSON Schema (``options_schema=``), which any plugin may keep using; the other
+way, an options dataclass registered with ``options=`` (as rlaif's built-ins do), is shown in docs/plugins.md.
 """
 
 from __future__ import annotations

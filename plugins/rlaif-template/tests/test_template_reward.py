@@ -7,9 +7,9 @@ from importlib import metadata
 import pytest
 import rlaif_template
 
+from rlaif import build_reward
 from rlaif.errors import RlaifError
-from rlaif.plugins import get_registry
-from rlaif.rewards import build_reward
+from rlaif.plugins import load_registry
 
 
 def test_scores_replies():
@@ -33,7 +33,7 @@ def test_registered_through_the_installed_entry_point():
     names = {ep.name for ep in metadata.entry_points(group="rlaif")}
     if "template" not in names:
         pytest.skip("rlaif-template is not pip-installed (pip install -e plugins/rlaif-template)")
-    registration = get_registry().get("rewards", "ends-with-question")
+    registration = load_registry().get("rewards", "ends-with-question")
     assert registration.plugin == "template"
     assert build_reward("ends-with-question", {"last_chars": 10})(None, ["ok?"]) == [1.0]
     with pytest.raises(RlaifError, match="invalid options"):
