@@ -55,6 +55,11 @@ def test_flip_drop_add_and_provenance(tmp_path):
     assert untouched["label_source"] == "ai" and "human" not in untouched
     assert out["p-empty"]["status"] == "drop" and "label_source" not in out["p-empty"]
     assert overrule_counts(out.values()) == {"confirmed": 1, "flipped": 2, "dropped": 1, "added": 2}
+    from rlaif.records import pairs_dataset  # what the pipeline trains on accepts the overruled records
+
+    dataset = pairs_dataset(list(out.values()))
+    assert len(dataset) == sum(r["status"] == "pair" for r in out.values())
+    assert dataset[dataset["id"].index("p-tie")]["chosen"] == added["chosen"]
 
 
 def original_text(records, record_id, field):
