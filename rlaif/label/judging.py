@@ -130,7 +130,7 @@ def evaluate_judge_on_labels(
     question: str | None = None,
     limit: int | None = None,
     offset: int = 0,
-    **options: Any,
+    **judge_eval: Any,
 ) -> LabelledEvaluation:
     """``rlaif judge-eval --labels``: the judge measured on the experts' pairs; other keyword arguments are those
     of :func:`rlaif.judges.on_file.evaluate_judge_on_file` (judge_name, options, model, batch_size...)."""
@@ -157,7 +157,7 @@ def evaluate_judge_on_labels(
                     config_path=config_path,
                     principle_id=principle_id or (principle or None if not question else None),
                     question=question,
-                    **options,
+                    **judge_eval,
                 )
             except RlaifError as error:
                 if principle and not principle_id and "unknown principle" in str(error):
