@@ -13,4 +13,5 @@ BUILTIN_MODULES = (
     "rlaif.cli.commands",
     "rlaif.eval",
     "rlaif.report",
+    "rlaif.label",
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import click
 
@@ -34,9 +35,13 @@ def _json_safe(value):
 @click.argument("config", required=False, type=click.Path(dir_okay=False))
 @click.option(
     "--data",
-    required=True,
     type=click.Path(dir_okay=False),
     help="Preference pairs JSONL (TRL or HH format).",
+)
+@click.option(
+    "--labels",
+    type=click.Path(exists=True),
+    help="Instead of --data: expert labels from `rlaif label` (a labels.jsonl, or the labelled TARGET).",
 )
 @click.option("--judge", "judge_name", help="A registered judge (default: the config's judge).")
 @click.option(
@@ -62,6 +67,7 @@ def _json_safe(value):
 def judge_eval(
     config,
     data,
+    labels,
     judge_name,
     options,
     model,
@@ -83,13 +89,21 @@ def judge_eval(
     Examples:
       rlaif judge-eval --data tests/data/hh_helpful_base.sample.jsonl --limit 10
       rlaif judge-eval --data pairs.jsonl --judge score --option scale=rubric --json
+      rlaif judge-eval runs/default/config.yaml --labels runs/default/labels.jsonl
     """
+    from rlaif.errors import RlaifError
     from rlaif.files import write_jsonl
     from rlaif.judges.on_file import evaluate_judge_on_file
     from rlaif.options import parse_option_strings
 
-    result = evaluate_judge_on_file(
-        data,
+    if (data is None) == (labels is None):
+        raise RlaifError("judge-eval needs --data FILE or --labels LABELS (one of them)")
+    evaluate = evaluate_judge_on_file
+    if labels is not None:
+        from rlaif.label.judging import evaluate_judge_on_labels as evaluate
+
+    result = evaluate(
+        data or labels,
         config_path=config,
         judge_name=judge_name,
         options=parse_option_strings(options),
@@ -118,6 +132,11 @@ def judge_eval(
             f"  member {member}: agreement {figures['agreement']:.3f} "
             f"({figures['agreement_ci95'][0]:.3f}-{figures['agreement_ci95'][1]:.3f}), position consistency "
             f"{'n/a' if consistency is None else f'{consistency:.3f}'}"
+        )
+    for principle, figures in (getattr(result, "per_principle", None) or {}).items():
+        low, high = figures["agreement_ci95"]
+        click.echo(
+            f"  principle {principle}: agreement {figures['agreement']:.3f} ({low:.3f}-{high:.3f}), n={figures['n']}"
         )
 
 
@@ -221,9 +240,13 @@ def train_rm(
 @click.argument("config", required=False, type=click.Path(dir_okay=False))
 @click.option(
     "--data",
-    required=True,
     type=click.Path(dir_okay=False),
     help="Labelled preference pairs (TRL or HH JSONL).",
+)
+@click.option(
+    "--labels",
+    type=click.Path(exists=True),
+    help="Instead of --data: expert labels from `rlaif label` (a labels.jsonl, or the labelled TARGET).",
 )
 @click.option(
     "--member",
@@ -260,6 +283,7 @@ def train_rm(
 def fit_ensemble_command(
     config,
     data,
+    labels,
     members,
     output,
     model,
@@ -297,10 +321,18 @@ def fit_ensemble_command(
         if not isinstance(member, dict) or "name" not in member:
             raise RlaifError(f"--member '{item}': expected a judge name or YAML {{name, options, model}}")
         parsed.append(member)
+    if (data is None) == (labels is None):
+        raise RlaifError("fit-ensemble needs --data FILE or --labels LABELS (one of them)")
     if threads:
         import torch
 
         torch.set_num_threads(threads)
+    if labels is not None:
+        # the experts' pairs (target order), kept beside the output as what it was fitted on
+        from rlaif.label.judging import write_labelled_pairs
+
+        data = str(Path(output).with_name(f"{Path(output).stem}.labelled-pairs.jsonl"))
+        write_labelled_pairs(labels, data)
     fitted = fit_ensemble_on_file(
         data,
         parsed,
@@ -317,6 +349,9 @@ def fit_ensemble_command(
         batch_size=batch_size,
         progress=not as_json,
     )
+    if labels is not None:
+        fitted.training["labels"] = str(labels)
+        fitted.save(output)
     if as_json:
         click.echo(json.dumps(_json_safe(asdict(fitted))))
         return
