@@ -206,6 +206,12 @@ def check_config(config: RunConfig) -> list[Problem]:
         missing = missing_local_model(ref.spec, registry, config.base_dir)
         if missing:
             problems.append(Problem(missing, file, f"models.{role}"))
+    labels = config.settings.labels
+    if labels not in ("auto", "none"):
+        path = Path(labels).expanduser()
+        path = path if path.is_absolute() else config.base_dir / path
+        if not path.is_file():
+            problems.append(Problem(f"labels file '{path}' not found (or use auto / none)", file, "labels"))
     policy = config.model("policy").spec
     if (
         config.settings.train

@@ -25,6 +25,8 @@ class DropReason(str, enum.Enum):
     TIE = "tie"
     LOW_MARGIN = "low margin"
     TOO_FEW_CANDIDATES = "fewer than 2 distinct scored candidates"
+    HUMAN_TIE = "human tie"
+    """An expert labelled the pair a tie (``rlaif label``): overruled out of the training data."""
 
     def __str__(self) -> str:
         return self.value
@@ -111,5 +113,6 @@ def pairs_dataset(records: list[dict[str, Any]]) -> Any:
         "chosen_source": [r["chosen_source"] for r in pairs],
         "round": [r["round"] for r in pairs],
         "seed": [r["seed"] for r in pairs],
+        "label_source": [r.get("label_source", "ai") for r in pairs],
     }
     return Dataset.from_dict(rows)

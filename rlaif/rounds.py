@@ -134,6 +134,7 @@ def _generate_round(
         finally:
             pool.close()
     records = [record for record in journal.records if record["id"] in wanted]
+    records, human = _apply_expert_labels(config, run_dir, records, echo)
     pairs = [r for r in records if is_pair(r)]
     drops = count_drops(records)
     write_jsonl(round_dir / "pairs.jsonl", pairs)
@@ -149,10 +150,44 @@ def _generate_round(
             "pairs": len(pairs),
             "drops": drops,
             "length_gap": length_gap(records),
+            **({"human": human} if human else {}),
         },
     )
     run_dir.save_manifest()
     return records
+
+
+def labels_file(config: RunConfig, run_dir: RunDirectory) -> Path | None:
+    """The expert labels that overrule the judge for this run (``labels:`` in the config), or None."""
+    setting = config.settings.labels
+    if setting == "none":
+        return None
+    if setting == "auto":
+        path = run_dir.path / "labels.jsonl"
+        return path if path.is_file() else None
+    path = Path(setting).expanduser()
+    return path if path.is_absolute() else config.base_dir / path
+
+
+def _apply_expert_labels(
+    config: RunConfig, run_dir: RunDirectory, records: list[dict[str, Any]], echo: Echo
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Human verdicts override the AI's: flips swap chosen/rejected, ties drop, labelled AI ties become pairs."""
+    path = labels_file(config, run_dir)
+    if path is None:
+        return records, {}
+    from rlaif.label import apply_labels, overrule_counts, read_events
+
+    events, warnings = read_events(path)
+    for warning in warnings:
+        echo(f"{path}: {warning}")
+    records = apply_labels(records, events)
+    counts = overrule_counts(records)
+    if counts:
+        echo(
+            f"Expert labels ({path}): " + ", ".join(f"{key} {value}" for key, value in sorted(counts.items()))
+        )
+    return records, counts
 
 
 def run(

@@ -206,6 +206,12 @@ class RunSettings:
     optimizer: OptimizerSection = option(
         factory=OptimizerSection, help="How the policy is trained on the data."
     )
+    labels: str = option(
+        "auto",
+        "Expert labels (`rlaif label`) that overrule the judge when a round's pairs are built: `auto` uses "
+        "RUN_DIR/labels.jsonl when it exists, `none` ignores labels, anything else is a labels file (relative to "
+        "this config). A round that is already trained keeps its pairs.",
+    )
 
 
 @cache

@@ -25,8 +25,9 @@ from rlaif.errors import RlaifError
 from rlaif.label.consensus import HumanVerdict, index_labels
 from rlaif.label.items import Item, NotAnItem, is_run_record, item_from_pair, item_from_run_record, unique_ids
 from rlaif.label.store import replay
+from rlaif.records import DropReason
 
-HUMAN_TIE = "human tie"
+HUMAN_TIE = DropReason.HUMAN_TIE.value
 
 
 def record_items(records: Sequence[dict[str, Any]]) -> list[Item | None]:
