@@ -7,14 +7,17 @@ to a temp file and renamed into place; journals are appended and fsync'd line by
 
 from __future__ import annotations
 
+import errno
+import itertools
 import json
 import math
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 from jsonschema import Draft202012Validator
@@ -32,27 +35,194 @@ MAX_YAML_DEPTH = 64
 """Caps nesting depth (validators and writers walk the data recursively)."""
 
 
-def read_text(path: str | Path, what: str = "file", max_bytes: int | None = MAX_CONFIG_BYTES) -> str:
-    """The file's UTF-8 text, or an error naming the file and what is wrong with it."""
+MAX_LINE_BYTES = 16 * 1024 * 1024
+"""The longest JSONL line read: generous for long conversations, small enough that a file with no newlines
+(a binary, a minified dump, ``/dev/zero``) cannot take all memory."""
+MAX_JSON_BYTES = 64 * 1024 * 1024
+"""Single JSON documents a user passes (fitted ensembles, metrics) are small; this stops a runaway file."""
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _os_problem(error: OSError) -> str:
+    """What an ``OSError`` from stat/open means for a user, in words."""
+    code = error.errno
+    if code in (errno.ENOENT, errno.ENOTDIR):
+        return "not found"
+    if code == errno.ELOOP:
+        return "cannot be opened: a symbolic link loop (the link points, directly or not, at itself)"
+    if code in (errno.EACCES, errno.EPERM):
+        return "cannot be read: permission denied"
+    if code == errno.ENAMETOOLONG:
+        return "cannot be opened: the name is too long"
+    return f"cannot be read ({error.strerror or error})"
+
+
+def check_input_file(path: str | Path, what: str = "file") -> Path:
+    """The path of a readable regular file, or an error saying what it is instead (missing, a directory...).
+
+    Checked before anything slow happens (models loading, a run starting), so a typo costs nothing.
+    """
     path = Path(path)
-    if not path.exists():
-        raise RlaifError(f"{path}: {what} not found")
-    if path.is_dir():
+    try:
+        info = path.stat()
+    except OSError as exc:
+        message = _os_problem(exc)
+        raise RlaifError(
+            f"{path}: {what} {message}" if message == "not found" else f"{path}: {message}"
+        ) from None
+    except ValueError:  # an embedded NUL byte in the name
+        raise RlaifError(f"{path!r}: not a valid file name") from None
+    if stat.S_ISDIR(info.st_mode):
         raise RlaifError(f"{path}: expected a {what}, found a directory")
-    size = path.stat().st_size
-    if max_bytes is not None and size > max_bytes:
+    if not stat.S_ISREG(info.st_mode):
+        # a FIFO would block forever and a device may never end: only plain files are read
+        raise RlaifError(f"{path}: expected a {what}, found a special file (a pipe, socket or device)")
+    return path
+
+
+def open_input(path: str | Path, what: str = "file") -> BinaryIO:
+    """The file opened for reading in binary, after :func:`check_input_file`; open errors name the file."""
+    path = check_input_file(path, what)
+    try:
+        return path.open("rb")
+    except OSError as exc:
+        raise RlaifError(f"{path}: {_os_problem(exc)}") from None
+
+
+def _not_utf8(path: Path, what: str, data: bytes, error: UnicodeDecodeError, offset: int = 0) -> str:
+    """``line 3: not valid UTF-8 (byte 41); save the file as UTF-8`` (with a hint for UTF-16 files)."""
+    hint = " (it looks like UTF-16)" if offset == 0 and data[:2] in _UTF16_BOMS else ""
+    return f"not valid UTF-8 (byte {offset + error.start}){hint}; save the {what} as UTF-8"
+
+
+def read_text(path: str | Path, what: str = "file", max_bytes: int | None = MAX_CONFIG_BYTES) -> str:
+    """The file's UTF-8 text, or an error naming the file and what is wrong with it.
+
+    Reads at most ``max_bytes`` + 1 bytes whatever the file claims to be, so a growing or huge file cannot
+    exhaust memory.
+    """
+    with open_input(path, what) as handle:
+        path = Path(path)
+        data = handle.read(max_bytes + 1) if max_bytes is not None else handle.read()
+    if max_bytes is not None and len(data) > max_bytes:
+        size = max(path.stat().st_size, len(data))
         raise RlaifError(f"{path}: {what} is {size:,} bytes; the limit is {max_bytes:,}")
-    data = path.read_bytes()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise RlaifError(
-            f"{path}: line {line}: not valid UTF-8 (byte {exc.start}); save the {what} as UTF-8"
-        ) from None
+        raise RlaifError(f"{path}: line {line}: {_not_utf8(path, what, data, exc)}") from None
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark (Windows editors) is not content
     if not text.strip():
         raise RlaifError(f"{path}: {what} is empty")
     return text
+
+
+def iter_lines(
+    path: str | Path,
+    what: str = "file",
+    problems: list[Problem] | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
+) -> Iterator[tuple[int, str]]:
+    """``(line_number, text)`` for every non-blank line, streamed: memory stays under ``max_line_bytes``.
+
+    A line that is not UTF-8 or longer than the cap is an error naming its number; with ``problems`` given it
+    is recorded there and skipped instead, so a caller can report every bad line at once. A file with no
+    content at all is always an error.
+    """
+    path = Path(path)
+    offset = 0
+    seen_content = False
+    with open_input(path, what) as handle:
+        for number in itertools.count(1):
+            raw = handle.readline(max_line_bytes + 1)
+            if not raw:
+                break
+            start = offset
+            offset += len(raw)
+            problem = None
+            if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
+                while (rest := handle.readline(1024 * 1024)) and not rest.endswith(b"\n"):
+                    offset += len(rest)  # skip the rest of the line without holding it
+                offset += len(rest)
+                problem = f"longer than {max_line_bytes:,} bytes (is this really a {what}?)"
+                seen_content = True
+            else:
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    problem = _not_utf8(path, what, raw, exc, start)
+                    seen_content = True
+            if problem is not None:
+                if problems is None:
+                    raise RlaifError(f"{path}: line {number}: {problem}")
+                problems.append(Problem(problem, str(path), f"line {number}"))
+                continue
+            if number == 1:
+                line = line.removeprefix("\ufeff")
+            if not line.strip():
+                continue
+            seen_content = True
+            yield number, line
+    if not seen_content:
+        raise RlaifError(f"{path}: {what} is empty")
+
+
+def load_json(path: str | Path, what: str = "JSON file", max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """A JSON document from a file; bad JSON is an error naming the line and column."""
+    text = read_text(path, what, max_bytes=max_bytes)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RlaifError(f"{path}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise RlaifError(f"{path}: invalid JSON: nested too deeply to read") from None
+
+
+def load_json_object(
+    path: str | Path, what: str = "JSON file", max_bytes: int = MAX_JSON_BYTES
+) -> dict[str, Any]:
+    """:func:`load_json` for files that must hold one object (``{...}``) at the top level."""
+    data = load_json(path, what, max_bytes)
+    if not isinstance(data, dict):
+        raise RlaifError(
+            f"{path}: a {what} must be a JSON object ({{...}}) at the top level, found {_kind(data)}"
+        )
+    return data
+
+
+def load_dataset_dir(path: str | Path, what: str = "dataset") -> Any:
+    """A ``datasets`` dataset saved with ``save_to_disk`` (one split), or an error naming the directory."""
+    path = Path(path)
+    try:
+        if not path.is_dir():
+            raise RlaifError(f"{path}: expected a {what} directory")
+        from datasets import load_from_disk
+
+        dataset = load_from_disk(str(path))
+    except RlaifError:
+        raise
+    except Exception as exc:  # datasets raises several types for "not a dataset directory"
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise RlaifError(f"{path}: not a {what} saved with `datasets` save_to_disk ({reason})") from None
+    if not hasattr(dataset, "column_names") or isinstance(dataset.column_names, dict):
+        raise RlaifError(f"{path}: is a DatasetDict; point at one split's directory")
+    return dataset
+
+
+def _kind(value: Any) -> str:
+    """``a list``, ``a string``, ``nothing``: a JSON/YAML value's type in a user's words."""
+    names = {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        type(None): "nothing (null)",
+    }
+    return names.get(type(value), type(value).__name__)
 
 
 class _GuardedLoader(yaml.SafeLoader):
@@ -122,8 +292,8 @@ def _expansion_problem(data: Any) -> str | None:
     return None
 
 
-def load_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
-    """Parse a YAML (or JSON) file that must hold a mapping at the top level."""
+def load_yaml_file(path: str | Path, what: str) -> Any:
+    """Parse a YAML (or JSON) file of any shape, with the alias, size and depth guards; errors name the file."""
     text = read_text(path, what)
     try:
         data = yaml.load(text, Loader=_GuardedLoader)  # noqa: S506 - _GuardedLoader is a SafeLoader
@@ -137,6 +307,12 @@ def load_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
     problem = _expansion_problem(data)
     if problem:
         raise RlaifError(f"{path}: refused: {problem}") from None
+    return data
+
+
+def load_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
+    """Parse a YAML (or JSON) file that must hold a mapping at the top level."""
+    data = load_yaml_file(path, what)
     if not isinstance(data, dict):
         kind = type(data).__name__ if data is not None else "nothing"
         raise RlaifError(
@@ -213,25 +389,32 @@ def load_schema(name: str) -> dict[str, Any]:
     return json.loads((Path(__file__).parent / "schemas" / name).read_text(encoding="utf-8"))
 
 
-def iter_jsonl(path: str | Path, what: str = "JSONL file") -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(line_number, record)`` for every non-blank line; a bad line is an error naming its number."""
-    path = Path(path)
-    read_text(path, what, max_bytes=None)  # existence, UTF-8, non-empty
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+def iter_jsonl(
+    path: str | Path,
+    what: str = "JSONL file",
+    problems: list[Problem] | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line_number, record)`` for every non-blank line; a bad line is an error naming its number.
+
+    Streamed line by line (see :func:`iter_lines`); with ``problems`` given, bad lines are recorded there and
+    skipped so the caller can report them all at once.
+    """
+    for number, line in iter_lines(path, what, problems, max_line_bytes):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problem = f"invalid JSON: {exc.msg} (column {exc.colno})"
+        except RecursionError:
+            problem = "invalid JSON: nested too deeply to read"
+        else:
+            if isinstance(record, dict):
+                yield number, record
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise RlaifError(
-                    f"{path}: line {number}: invalid JSON: {exc.msg} (column {exc.colno})"
-                ) from None
-            if not isinstance(record, dict):
-                raise RlaifError(
-                    f"{path}: line {number}: expected a JSON object, got {type(record).__name__}"
-                )
-            yield number, record
+            problem = f"expected a JSON object ({{...}}), got {_kind(record)}"
+        if problems is None:
+            raise RlaifError(f"{path}: line {number}: {problem}")
+        problems.append(Problem(problem, str(path), f"line {number}"))
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -216,16 +216,9 @@ def parse_option_strings(items: tuple[str, ...] | list[str], flag: str = "--opti
         if not sep or not key.strip():
             raise RlaifError(f"{flag} '{item}': expected KEY=VALUE (e.g. {flag} beta=0.2)")
         if value.startswith("@"):
-            from rlaif.files import read_text
+            from rlaif.files import load_yaml_file
 
-            text = read_text(value[1:], f"{flag} {key.strip()} file")
-            try:
-                options[key.strip()] = load_yaml_text(text)
-            except yaml.YAMLError as exc:
-                problem = getattr(exc, "problem", None) or str(exc)
-                raise RlaifError(
-                    f"{flag} {key.strip()}: {value[1:]} is not valid YAML or JSON ({problem})"
-                ) from None
+            options[key.strip()] = load_yaml_file(value[1:], f"{flag} {key.strip()} file")
             continue
         try:
             options[key.strip()] = load_yaml_text(value)

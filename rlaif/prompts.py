@@ -55,17 +55,10 @@ def _stable_id(messages: Conversation) -> str:
 
 
 def _records(source: Path) -> list[tuple[str, dict[str, Any]]]:
-    from rlaif.files import iter_jsonl
+    from rlaif.files import iter_jsonl, load_dataset_dir
 
     if source.is_dir():
-        try:
-            from datasets import load_from_disk
-
-            dataset = load_from_disk(str(source))
-        except Exception as exc:  # datasets raises several types for "not a dataset directory"
-            raise RlaifError(f"{source}: not a dataset saved with `datasets` save_to_disk ({exc})") from None
-        if hasattr(dataset, "keys") and not hasattr(dataset, "column_names"):
-            raise RlaifError(f"{source}: is a DatasetDict; point at one split's directory")
+        dataset = load_dataset_dir(source, "prompts dataset")
         return [(f"{source}: row {index}", dict(row)) for index, row in enumerate(dataset)]
     return [(f"{source}: line {number}", record) for number, record in iter_jsonl(source, "prompts file")]
 

@@ -17,7 +17,6 @@ Re-running the same config on the same directory resumes: finished prompts, roun
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -26,12 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from filelock import FileLock, Timeout
 
 from rlaif.config import HARMLESS_KEYS, RunConfig
 from rlaif.errors import RlaifError
-from rlaif.files import atomic_write_json, atomic_write_text
+from rlaif.files import atomic_write_json, atomic_write_text, load_json_object, load_yaml_mapping
 
 
 @dataclass
@@ -94,10 +92,10 @@ class RunDirectory:
     def load_manifest(self) -> dict[str, Any]:
         if self.manifest_path.exists():
             try:
-                self.manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
+                self.manifest = load_json_object(self.manifest_path, "run manifest")
+            except RlaifError as error:
                 raise RlaifError(
-                    f"{self.manifest_path}: corrupt manifest ({exc.msg}); use --overwrite to start over"
+                    f"corrupt manifest: {error.message}", hint="Use --overwrite to start over."
                 ) from None
         return self.manifest
 
@@ -151,8 +149,8 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 def _config_changes(saved_path: Path, config: RunConfig, limit: int = 5) -> str:
     """``seed: 0 -> 9, models.policy: ...``: which result-affecting settings differ from the saved run's."""
     try:
-        saved = yaml.safe_load(saved_path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        saved = load_yaml_mapping(saved_path, "saved config")
+    except RlaifError:
         saved = None
     if not isinstance(saved, dict):
         return "its config.yaml is missing, so the settings cannot be compared"

@@ -119,13 +119,12 @@ def is_main_process() -> bool:
 
 def load_pairs_file(path: Path) -> Any:
     """A pairs JSONL (TRL preference format; a run's records.jsonl too: drops are skipped) or dataset dir."""
-    from datasets import Dataset, load_from_disk
+    from datasets import Dataset
+
+    from rlaif.files import load_dataset_dir
 
     if path.is_dir():
-        try:
-            dataset = load_from_disk(str(path))
-        except Exception as exc:  # datasets raises several types for "not a dataset directory"
-            raise RlaifError(f"{path}: not a dataset saved with `datasets` save_to_disk ({exc})") from None
+        dataset = load_dataset_dir(path, "pairs dataset")
         missing = [key for key in ("prompt", "chosen", "rejected") if key not in dataset.column_names]
         if missing:
             raise RlaifError(
@@ -162,27 +161,30 @@ def train_on_pairs(
     problems = registration.option_problems(options or {}, "--option", "options")
     if problems:
         raise RlaifError(f"invalid options for optimizer '{optimizer}'", problems)
-    weights = policy_weights_path(policy, registry)
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise RlaifError(f"{output_dir}: the output directory is a file")
     path = Path(pairs_path)
     built = registration.factory(registration.resolved_options(options))
-    if getattr(built, "needs", "pairs") == "prompts":
+    online = getattr(built, "needs", "pairs") == "prompts"
+    # the user's data is read and checked before the policy is located or loaded: a bad file costs nothing
+    if online:
+        items = load_prompts(config_from_dict({"prompts": str(path.resolve())}))
+    else:
+        dataset = load_pairs_file(path)
+        if len(dataset) == 0:
+            raise RlaifError(f"{path}: no pairs to train on")
+    weights = policy_weights_path(policy, registry)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if online:
         from rlaif.optimizers.online import prompts_dataset
 
-        items = load_prompts(config_from_dict({"prompts": str(path.resolve())}))
-        output_dir.mkdir(parents=True, exist_ok=True)
         with ModelPool(registry) as pool:
             request = TrainRequest(
                 policy=weights, output_dir=output_dir, prompts=prompts_dataset(items), seed=seed, context=pool
             )
             result = built.train(request)
     else:
-        dataset = load_pairs_file(path)
-        if len(dataset) == 0:
-            raise RlaifError(f"{path}: no pairs to train on")
-        output_dir.mkdir(parents=True, exist_ok=True)
         result = built.train(TrainRequest(policy=weights, output_dir=output_dir, pairs=dataset, seed=seed))
     if is_main_process():
         atomic_write_json(

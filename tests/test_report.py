@@ -70,7 +70,7 @@ def test_report_degrades_without_training_eval_or_pairs(tmp_path):
     )
     text = write_report(run).read_text()
     assert "No evaluation in this run" in text and "Not in this run (no data)" in text
-    assert "empty answer" in text and "not valid JSON and was skipped" in text
+    assert "empty answer" in text and "records.jsonl: line 2: invalid JSON" in text and "(skipped)" in text
     empty = tmp_path / "empty"
     empty.mkdir()
     result = CliRunner().invoke(build_cli(), ["report", str(empty)])

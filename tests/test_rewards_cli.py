@@ -82,7 +82,7 @@ def test_bad_jsonl_line_reports_file_and_line(tmp_path):
     data = write_jsonl(tmp_path / "d.jsonl", [{"completion": "a"}, "{not json", {"completion": "b"}])
     result = invoke("--reward", "length", "--data", str(data))
     assert result.exit_code == 2
-    assert f"{data}: line 2: not valid JSON" in result.output
+    assert f"{data}: line 2: invalid JSON" in result.output
     assert "Traceback" not in result.output
 
 
@@ -96,7 +96,7 @@ def test_missing_field_names_the_line_and_available_fields(tmp_path):
 
 def test_missing_file_unknown_reward_and_bad_option(tmp_path):
     result = invoke("--reward", "length", "--data", str(tmp_path / "nope.jsonl"))
-    assert result.exit_code == 2 and "no such file" in result.output
+    assert result.exit_code == 2 and "nope.jsonl: dataset not found" in result.output
     data = write_jsonl(tmp_path / "d.jsonl", [{"completion": "a"}])
     result = invoke("--reward", "lenght", "--data", str(data))
     assert result.exit_code == 2 and "did you mean 'length'" in result.output

@@ -34,7 +34,7 @@ _config_arg = click.argument("config", required=False, type=click.Path(dir_okay=
 _output_opt = click.option(
     "--output-dir",
     "-o",
-    type=click.Path(file_okay=False),
+    type=click.Path(file_okay=False, writable=True),
     help="Run directory (default: the config's output_dir, runs/default).",
 )
 _max_opt = click.option(
@@ -130,7 +130,11 @@ def generate(
     help="Optimizer option (YAML value), repeatable.",
 )
 @click.option(
-    "--output-dir", "-o", required=True, type=click.Path(file_okay=False), help="Where the checkpoint goes."
+    "--output-dir",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False, writable=True),
+    help="Where the checkpoint goes.",
 )
 @click.option("--seed", default=0, show_default=True)
 def train(
@@ -250,7 +254,7 @@ def config_check(config: str | None) -> None:
 
 
 @click.command()
-@click.argument("directory", type=click.Path(file_okay=False))
+@click.argument("directory", type=click.Path(file_okay=False, writable=True))
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 def init(directory: str, force: bool) -> None:
     """Write a starter project to DIRECTORY: rlaif.yaml, constitution.yaml and prompts.jsonl to edit."""

@@ -66,7 +66,7 @@ def format_summary(summary: dict) -> str:
 @click.option(
     "--output-dir",
     "-o",
-    type=click.Path(file_okay=False),
+    type=click.Path(file_okay=False, writable=True),
     help="Also write eval.json and eval_records.jsonl (one record per comparison) here.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")

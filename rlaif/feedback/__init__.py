@@ -16,7 +16,13 @@ def feedback() -> None:
 
 @feedback.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Pairs JSONL to write.")
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True),
+    help="Pairs JSONL to write.",
+)
 def import_feedback(file: str, output: str) -> None:
     """Convert FILE (JSONL of choice / edit / rating events) into DPO pairs (docs/optimizers.md)."""
     from rlaif.errors import RlaifError

@@ -33,7 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from rlaif.errors import Problem, RlaifError
+from rlaif.files import iter_jsonl
 
+MAX_SHOWN = 50
+"""Bad lines listed in an error; a file of a million bad lines should not print a million lines."""
 TYPES = ("choice", "edit", "rating")
 RATINGS = {"up": 1, "down": -1, 1: 1, -1: -1, "+1": 1, "-1": -1}
 
@@ -79,78 +82,65 @@ def _pair(prompt, chosen: str, rejected: str, kind: str, lines: list[int], recor
 def feedback_pairs(path: str | Path) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Pairs from a feedback JSONL file, plus counts (events per type, pairs, skipped no-op edits)."""
     path = Path(path)
-    if not path.is_file():
-        raise RlaifError(f"{path}: feedback file not found")
     problems: list[Problem] = []
     pairs: list[dict[str, Any]] = []
     counts = {"events": 0, "pairs": 0, "unchanged_edits": 0, "unpaired_ratings": 0}
     ratings: dict[str, dict[str, Any]] = {}
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"line {number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.append(Problem(f"invalid JSON: {exc.msg} (column {exc.colno})", str(path), where))
-                continue
-            if not isinstance(record, dict):
-                problems.append(Problem("expected a JSON object", str(path), where))
-                continue
-            kind = record.get("type")
-            if kind not in TYPES:
-                problems.append(
-                    Problem(f"'type' must be one of {', '.join(TYPES)} (got {kind!r})", str(path), where)
-                )
-                continue
-            issues: list[str] = []
-            prompt = _messages(record.get("prompt"))
-            if prompt is None:
-                issues.append("'prompt' must be a non-empty string or a list of chat messages")
-            new: list[dict[str, Any]] = []
-            if kind == "choice":
-                accepted = _text(record, "accepted", issues)
-                rejected = record.get("rejected")
-                rejected = [rejected] if isinstance(rejected, str) else rejected
-                if (
-                    not isinstance(rejected, list)
-                    or not rejected
-                    or not all(isinstance(r, str) and r.strip() for r in rejected)
-                ):
-                    issues.append("'rejected' must be a non-empty string or a list of them")
-                elif accepted is not None:
-                    new = [
-                        _pair(prompt, accepted, r, kind, [number], record.get("id"))
-                        for r in rejected
-                        if r != accepted
-                    ]
-            elif kind == "edit":
-                original, edited = _text(record, "original", issues), _text(record, "edited", issues)
-                if original is not None and edited is not None:
-                    if original.strip() == edited.strip():
-                        counts["unchanged_edits"] += 1
-                    else:
-                        new = [_pair(prompt, edited, original, kind, [number], record.get("id"))]
-            else:
-                response = _text(record, "response", issues)
-                rating = (
-                    RATINGS.get(record.get("rating"))
-                    if not isinstance(record.get("rating"), list | dict)
-                    else None
-                )
-                if rating is None:
-                    issues.append("'rating' must be 'up', 'down', 1 or -1")
-                if not issues:
-                    key = json.dumps(prompt, sort_keys=True)
-                    group = ratings.setdefault(key, {"prompt": prompt, "up": [], "down": []})
-                    group["up" if rating > 0 else "down"].append((response, number, record.get("id")))
-            if issues:
-                problems.extend(Problem(issue, str(path), where) for issue in issues)
-                continue
-            counts["events"] += 1
-            counts[kind] = counts.get(kind, 0) + 1
-            pairs.extend(new)
+    for number, record in iter_jsonl(path, "feedback file", problems):
+        where = f"line {number}"
+        kind = record.get("type")
+        if kind not in TYPES:
+            problems.append(
+                Problem(f"'type' must be one of {', '.join(TYPES)} (got {kind!r})", str(path), where)
+            )
+            continue
+        issues: list[str] = []
+        prompt = _messages(record.get("prompt"))
+        if prompt is None:
+            issues.append("'prompt' must be a non-empty string or a list of chat messages")
+        new: list[dict[str, Any]] = []
+        if kind == "choice":
+            accepted = _text(record, "accepted", issues)
+            rejected = record.get("rejected")
+            rejected = [rejected] if isinstance(rejected, str) else rejected
+            if (
+                not isinstance(rejected, list)
+                or not rejected
+                or not all(isinstance(r, str) and r.strip() for r in rejected)
+            ):
+                issues.append("'rejected' must be a non-empty string or a list of them")
+            elif accepted is not None:
+                new = [
+                    _pair(prompt, accepted, r, kind, [number], record.get("id"))
+                    for r in rejected
+                    if r != accepted
+                ]
+        elif kind == "edit":
+            original, edited = _text(record, "original", issues), _text(record, "edited", issues)
+            if original is not None and edited is not None:
+                if original.strip() == edited.strip():
+                    counts["unchanged_edits"] += 1
+                else:
+                    new = [_pair(prompt, edited, original, kind, [number], record.get("id"))]
+        else:
+            response = _text(record, "response", issues)
+            rating = (
+                RATINGS.get(record.get("rating"))
+                if not isinstance(record.get("rating"), list | dict)
+                else None
+            )
+            if rating is None:
+                issues.append("'rating' must be 'up', 'down', 1 or -1")
+            if not issues:
+                key = json.dumps(prompt, sort_keys=True)
+                group = ratings.setdefault(key, {"prompt": prompt, "up": [], "down": []})
+                group["up" if rating > 0 else "down"].append((response, number, record.get("id")))
+        if issues:
+            problems.extend(Problem(issue, str(path), where) for issue in issues)
+            continue
+        counts["events"] += 1
+        counts[kind] = counts.get(kind, 0) + 1
+        pairs.extend(new)
     for group in ratings.values():
         if not group["up"] or not group["down"]:
             counts["unpaired_ratings"] += len(group["up"]) + len(group["down"])
@@ -159,6 +149,9 @@ def feedback_pairs(path: str | Path) -> tuple[list[dict[str, Any]], dict[str, in
                 if good != bad:
                     pairs.append(_pair(group["prompt"], good, bad, "rating", [good_line, bad_line], good_id))
     if problems:
-        raise RlaifError(f"{path}: {len(problems)} bad feedback line(s); nothing was written", problems)
+        more = f" (the first {MAX_SHOWN} shown)" if len(problems) > MAX_SHOWN else ""
+        raise RlaifError(
+            f"{path}: {len(problems)} bad feedback line(s){more}; nothing was written", problems[:MAX_SHOWN]
+        )
     counts["pairs"] = len(pairs)
     return pairs, counts

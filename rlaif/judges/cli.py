@@ -61,7 +61,9 @@ def _json_safe(value):
     help="Keep only the last N prompt messages of each pair (faster on long multi-turn data).",
 )
 @click.option(
-    "--per-pair", type=click.Path(dir_okay=False), help="Also write each pair's verdict to this JSONL."
+    "--per-pair",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also write each pair's verdict to this JSONL.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def judge_eval(
@@ -147,7 +149,7 @@ def judge_group() -> None:
 
 @judge_group.command("train-rm")
 @click.argument("pairs", type=click.Path(dir_okay=False))
-@click.option("--output-dir", "-o", required=True, type=click.Path(file_okay=False))
+@click.option("--output-dir", "-o", required=True, type=click.Path(file_okay=False, writable=True))
 @click.option(
     "--base", default="embedded", show_default=True, help="Base model: embedded or a local directory."
 )
@@ -256,7 +258,13 @@ def train_rm(
     metavar="YAML",
     help="A member judge as YAML, e.g. '{name: likelihood, options: {contrast: prompt}}'; repeatable.",
 )
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Fitted ensemble JSON.")
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True),
+    help="Fitted ensemble JSON.",
+)
 @click.option("--model", help="Judge model spec for the members (default: the config's judge model).")
 @click.option("--limit", type=click.IntRange(min=2), help="Fit on N pairs only (after --offset).")
 @click.option(

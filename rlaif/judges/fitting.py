@@ -122,15 +122,14 @@ class FittedEnsemble:
 
     @classmethod
     def load(cls, path: str | Path) -> FittedEnsemble:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        from rlaif.files import load_json
+
+        if not Path(path).exists():
             raise RlaifError(
                 f"fitted ensemble '{path}' does not exist",
                 hint="Make one with `rlaif judge fit-ensemble --data PAIRS.jsonl --member ... -o FILE`.",
-            ) from None
-        except json.JSONDecodeError as exc:
-            raise RlaifError(f"fitted ensemble '{path}' is not JSON ({exc})") from None
+            )
+        data = load_json(path, "fitted ensemble")
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise RlaifError(f'\'{path}\' is not a fitted ensemble (expected "format": "{FORMAT}")')
         members, weights = data.get("members"), data.get("weights")

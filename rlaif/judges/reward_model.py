@@ -48,16 +48,12 @@ METADATA_FILE = "rlaif-reward-model.json"
 
 def read_training_metadata(path: str | Path) -> dict[str, Any]:
     """The ``rlaif-reward-model.json`` that ``train-rm`` saved with a model, or ``{}`` for other models."""
-    import json
+    from rlaif.files import load_json_object
 
     meta = Path(path).expanduser() / METADATA_FILE
     if not meta.exists():
         return {}
-    try:
-        data = json.loads(meta.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise RlaifError(f"{meta}: not valid JSON ({error.msg}, line {error.lineno})") from None
-    return data if isinstance(data, dict) else {}
+    return load_json_object(meta, "reward model metadata file")
 
 
 class RewardModelJudge:
@@ -213,17 +209,19 @@ def train_reward_model(
     """
     import json
 
+    from rlaif.judges.data import load_preference_pairs, trim_context
+
+    pairs = load_preference_pairs(pairs_path, limit=limit, offset=offset)  # before torch: bad data fails fast
+
     import torch
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl import RewardConfig, RewardTrainer
 
-    from rlaif.judges.data import load_preference_pairs, trim_context
     from rlaif.optimizers.common import checkpointing_argument
 
     if threads:
         torch.set_num_threads(int(threads))  # process-wide, like the transformers backend's option
-    pairs = load_preference_pairs(pairs_path, limit=limit, offset=offset)
     if context_turns:
         pairs = [trim_context(pair, context_turns) for pair in pairs]
     base_dir = base

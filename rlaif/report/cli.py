@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -11,7 +13,10 @@ import click
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option(
-    "--output", "-o", type=click.Path(dir_okay=False), help="Where to write (default: RUN_DIR/report.html)."
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Where to write (default: RUN_DIR/report.html).",
 )
 def report(run_dir: str, output: str | None) -> None:
     """Write a self-contained HTML report of RUN_DIR: counts, plots, eval, a browsable sample of pairs.
@@ -73,15 +78,23 @@ def data_show(
       rlaif data show runs/default/round-1/pairs.jsonl --principle harmless --max-confidence 0.1
       rlaif data show runs/default/round-1/eval_records.jsonl --status loss --json
     """
+    from rlaif.errors import RlaifError
     from rlaif.files import iter_jsonl
-    from rlaif.report.records import RecordFilter, select
+    from rlaif.report.records import RecordFilter, record_problems, select
     from rlaif.report.terminal import show
 
     flt = RecordFilter(
         _split(principle), _split(reason), _split(status), min_confidence, max_confidence, min_p, max_p
     )
-    records = (record for _, record in iter_jsonl(Path(file), "records file"))
-    chosen = select(records, flt, limit)
+
+    def checked() -> Iterator[dict[str, Any]]:
+        for number, record in iter_jsonl(Path(file), "records file"):
+            problems = record_problems(record)
+            if problems:
+                raise RlaifError(f"{file}: line {number}: {'; '.join(problems)}")
+            yield record
+
+    chosen = select(checked(), flt, limit)
     if as_json:
         for record in chosen:
             click.echo(json.dumps(record, ensure_ascii=False))

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from rlaif.records import is_message_list
+
 
 def probability(record: dict[str, Any]) -> float | None:
     if isinstance(record.get("p_model"), int | float):
@@ -29,6 +31,41 @@ def confidence(record: dict[str, Any]) -> float | None:
 def status(record: dict[str, Any]) -> str:
     """``pair``, ``drop`` or an eval outcome (``win``/``loss``/``tie``)."""
     return str(record.get("outcome") or record.get("status") or "?")
+
+
+_TEXT_FIELDS = (
+    "id", "principle_id", "status", "outcome", "reason", "kind",
+    "original", "critique", "revision", "baseline_response", "model_response",
+)  # fmt: skip
+
+
+def record_problems(record: dict[str, Any]) -> list[str]:
+    """Why ``record`` is not a run record (pair/drop), a pairs-file row or an eval record (empty: it is one).
+
+    Only what showing and filtering rely on is checked, so records from older or newer versions still show.
+    """
+    if not any(key in record for key in ("status", "outcome", "chosen")):
+        return [
+            "expected a run record ('status': pair/drop), a pair ('chosen', 'rejected') or an eval record"
+        ]
+    problems = []
+    for key in _TEXT_FIELDS:
+        value = record.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
+            problems.append(f"'{key}' must be text, got {type(value).__name__}")
+    prompt = record.get("prompt")
+    if prompt is not None and not isinstance(prompt, str) and not is_message_list(prompt):
+        problems.append(
+            f"'prompt' must be text or a list of {{role, content}} messages, got {type(prompt).__name__}"
+        )
+    if "round" in record and (not isinstance(record["round"], int) or isinstance(record["round"], bool)):
+        problems.append(f"'round' must be a whole number, got {type(record['round']).__name__}")
+    if record.get("judge") is not None and not isinstance(record["judge"], dict):
+        problems.append(f"'judge' must be an object, got {type(record['judge']).__name__}")
+    p_model = record.get("p_model")
+    if p_model is not None and (not isinstance(p_model, int | float) or isinstance(p_model, bool)):
+        problems.append(f"'p_model' must be a number, got {type(p_model).__name__}")
+    return problems
 
 
 @dataclass

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from rlaif.errors import Problem, RlaifError
+from rlaif.files import iter_jsonl, load_json_object, load_yaml_mapping
 
-from rlaif.errors import RlaifError
+MAX_WARNINGS_PER_FILE = 10
 
 
 @dataclass
@@ -38,30 +38,33 @@ class RunData:
 
 
 def read_jsonl_lenient(path: Path, warnings: list[str]) -> list[dict[str, Any]]:
-    """Records from a JSONL file; a torn or bad line (a crash mid-write) is skipped with a warning."""
-    records = []
+    """Records from a JSONL file; a torn or bad line (a crash mid-write) is skipped with a warning.
+
+    A run directory is the report's input, so its files are read like any user file (streamed, lines capped):
+    a damaged file is named in a warning and the rest of the report is still written.
+    """
     if not path.exists():
-        return records
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            warnings.append(f"{path.name}: line {number} is not valid JSON and was skipped")
-            continue
-        if isinstance(record, dict):
-            records.append(record)
+        return []
+    problems: list[Problem] = []
+    try:
+        records = [record for _, record in iter_jsonl(path, "records file", problems)]
+    except RlaifError as error:
+        warnings.append(f"{error.message} (skipped)")
+        return []
+    for problem in problems[:MAX_WARNINGS_PER_FILE]:
+        warnings.append(f"{path.name}: {problem.where}: {problem.message} (skipped)")
+    if len(problems) > MAX_WARNINGS_PER_FILE:
+        warnings.append(f"{path.name}: {len(problems) - MAX_WARNINGS_PER_FILE} more bad line(s) skipped")
     return records
 
 
-def _json(path: Path, warnings: list[str]) -> Any:
+def _json(path: Path, warnings: list[str]) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        warnings.append(f"{path.name}: unreadable ({exc.msg})")
+        return load_json_object(path, path.name)
+    except RlaifError as error:
+        warnings.append(f"{path.name}: unreadable ({error.message})")
         return None
 
 
@@ -69,11 +72,10 @@ def _yaml(path: Path, warnings: list[str]) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
-        warnings.append(f"{path.name}: unreadable YAML")
+        return load_yaml_mapping(path, path.name)
+    except RlaifError as error:
+        warnings.append(f"{path.name}: unreadable ({error.message})")
         return {}
-    return data if isinstance(data, dict) else {}
 
 
 def load_run(path: str | Path) -> RunData:

@@ -38,7 +38,9 @@ def rewards() -> None:
     metavar="KEY=VALUE",
     help="Reward option; the value is YAML/JSON (@file.json reads it from a file). Repeatable.",
 )
-@click.option("--output", type=click.Path(path_type=Path), help="Write one JSON line per record here.")
+@click.option(
+    "--output", type=click.Path(path_type=Path, writable=True), help="Write one JSON line per record here."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON summary object.")
 @click.option("--limit", type=click.IntRange(min=1), help="Score only the first N records.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)

@@ -5,7 +5,6 @@ The library behind ``rlaif rewards score`` (and any script that wants the same f
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -19,45 +18,34 @@ ID_FIELDS = ("task_id", "id")
 
 def read_records(path: Path, completion_field: str, limit: int | None) -> list[tuple[int, dict[str, Any]]]:
     """(line number, record) pairs; every malformed line is reported with its number, all at once."""
-    if not path.is_file():
-        raise RlaifError(f"{path}: no such file")
+    from rlaif.files import iter_jsonl
+    from rlaif.records import is_message_list
+
     records: list[tuple[int, dict[str, Any]]] = []
     problems: list[Problem] = []
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                problems.append(
-                    Problem(
-                        f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8",
-                        str(path),
-                        f"line {number}",
-                    )
+    for number, record in iter_jsonl(path, "dataset", problems):
+        if limit is not None and len(records) >= limit:
+            break
+        if completion_field not in record:
+            fields = ", ".join(sorted(record)) or "none"
+            problems.append(
+                Problem(
+                    f"missing field '{completion_field}' (fields: {fields})",
+                    file=str(path),
+                    where=f"line {number}",
                 )
-                continue
-            if limit is not None and len(records) >= limit:
-                break
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.append(Problem(f"not valid JSON: {exc.msg}", file=str(path), where=f"line {number}"))
-                continue
-            if not isinstance(record, dict):
-                problems.append(Problem("expected a JSON object", file=str(path), where=f"line {number}"))
-            elif completion_field not in record:
-                fields = ", ".join(sorted(record)) or "none"
-                problems.append(
-                    Problem(
-                        f"missing field '{completion_field}' (fields: {fields})",
-                        file=str(path),
-                        where=f"line {number}",
-                    )
+            )
+        elif not isinstance(record[completion_field], str) and not is_message_list(record[completion_field]):
+            problems.append(
+                Problem(
+                    f"'{completion_field}' must be text or a list of {{role, content}} messages, "
+                    f"got {type(record[completion_field]).__name__}",
+                    file=str(path),
+                    where=f"line {number}",
                 )
-            else:
-                records.append((number, record))
+            )
+        else:
+            records.append((number, record))
     if problems:
         shown = problems[:20]
         more = f" (showing 20 of {len(problems)})" if len(problems) > 20 else ""
