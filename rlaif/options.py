@@ -218,7 +218,10 @@ def parse_option_strings(items: tuple[str, ...] | list[str], flag: str = "--opti
         if value.startswith("@"):
             from rlaif.files import load_yaml_file
 
-            options[key.strip()] = load_yaml_file(value[1:], f"{flag} {key.strip()} file")
+            try:
+                options[key.strip()] = load_yaml_file(value[1:], f"{flag} {key.strip()} file")
+            except RlaifError as error:
+                raise RlaifError(f"{flag} {key.strip()}: {error.message}", error.problems, error.hint) from None
             continue
         try:
             options[key.strip()] = load_yaml_text(value)

@@ -118,7 +118,7 @@ def test_two_processes_appending_at_once_never_corrupt_the_file(tmp_path):
 
 
 def test_reading_a_missing_or_foreign_file_is_a_clear_error(tmp_path):
-    with pytest.raises(RlaifError, match="no labels file"):
+    with pytest.raises(RlaifError, match="labels file not found"):
         read_events(tmp_path / "nope.jsonl")
     (tmp_path / "dir.jsonl").mkdir()
     with pytest.raises(RlaifError, match="directory"):

@@ -149,9 +149,7 @@ def stats(target: str, labels: str | None, as_json: bool) -> None:
     from rlaif.label.stats import format_stats, label_stats
 
     labels_path, target_path = _labels_and_target(target, labels)
-    if not labels_path.is_file():
-        raise RlaifError(f"{labels_path}: no labels yet; label with `rlaif label {target_path}`")
-    session = open_session(target_path, labels_path)
+    session = open_session(target_path, labels_path, require_labels=True)
     result = label_stats(session.state, session.items.items)
     if as_json:
         click.echo(json.dumps(result.as_dict()))
@@ -170,7 +168,9 @@ def stats(target: str, labels: str | None, as_json: bool) -> None:
     required=True,
     help="What to write.",
 )
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Where to write.")
+@click.option(
+    "--output", "-o", required=True, type=click.Path(dir_okay=False, writable=True), help="Where to write."
+)
 @click.option(
     "--include-unlabelled",
     is_flag=True,
@@ -193,7 +193,7 @@ def export(target: str, labels: str | None, fmt: str, output: str, include_unlab
 
     if fmt == "trl":
         labels_path, target_path = _labels_and_target(target, labels)
-        session = open_session(target_path, labels_path)
+        session = open_session(target_path, labels_path, require_labels=True)
         rows = interop.export_trl(session, include_unlabelled=include_unlabelled)
         write_jsonl(output, rows)
         click.echo(f"wrote {len(rows)} pair(s) to {output}")
@@ -238,9 +238,12 @@ def import_command(target: str, file: str, labels: str | None, fmt: str) -> None
     from rlaif.label import interop
     from rlaif.label.session import open_session
 
+    session = open_session(target, labels)  # the target and labels first: they are what the import changes
     rows = interop.read_import_file(file)
-    kind = interop.detect_format(rows) if fmt == "auto" else fmt
-    session = open_session(target, labels)
+    try:
+        kind = interop.detect_format(rows) if fmt == "auto" else fmt
+    except RlaifError as error:
+        raise RlaifError(f"{file}: {error.message}", error.problems, error.hint) from None
     if kind == "label-studio":
         result = interop.import_label_studio(session, rows)
     else:

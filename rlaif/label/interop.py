@@ -18,7 +18,6 @@ adds nothing, and an annotation edited in the other tool is imported again as a 
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -147,26 +146,15 @@ class ImportResult:
 
 def read_import_file(path: str | Path) -> list[dict[str, Any]]:
     """A JSON list (Label Studio's JSON export, Argilla ``to_json``) or JSONL of objects."""
-    from rlaif.files import read_text
+    from rlaif.files import check_input_file, iter_jsonl, load_json
 
-    path = Path(path)
-    text = read_text(path, "export file", max_bytes=None)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        data = None
-        rows = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise RlaifError(
-                    f"{path}: neither a JSON document nor JSONL (line {number}: {exc.msg}); "
-                    "export JSON from Label Studio or records from Argilla"
-                ) from None
-        data = rows
+    path = check_input_file(Path(path), "export file")
+    with path.open("rb") as handle:
+        head = handle.read(4096).lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()
+    if head.startswith(b"["):
+        data = load_json(path, "export file")  # Label Studio's JSON export: one JSON list
+    else:  # Argilla records or any JSONL: streamed, one object per line
+        data = [record for _, record in iter_jsonl(path, "export file")]
     if isinstance(data, dict):
         data = data.get("records") if isinstance(data.get("records"), list) else [data]
     if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):

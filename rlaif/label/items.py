@@ -410,28 +410,22 @@ def _records_items(
 
 
 def _read_lines(path: Path, warnings: list[str]) -> list[tuple[int, dict[str, Any]]]:
-    """``(line, record)`` pairs. A bad line is an error naming it, except a torn last line (no newline): a run
-    still writing its journal leaves one, so it is skipped with a warning."""
-    from rlaif.files import read_text
+    """``(line, record)`` pairs, streamed through the shared reader. A bad line is an error naming it, except a
+    torn last line (invalid JSON, nothing after it): a run still writing its journal leaves one, so it is
+    skipped with a warning."""
+    from rlaif.files import iter_jsonl
 
-    text = read_text(path, "labelling target", max_bytes=None)
-    lines = text.split("\n")
-    out = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if number == len(lines):  # the text did not end with a newline: a torn append
+    problems: list[Any] = []
+    out = list(iter_jsonl(path, "labelling target", problems))
+    if problems:
+        last = max([number for number, _ in out] + [int(p.where.split()[-1]) for p in problems])
+        for problem in problems:
+            if problem.where == f"line {last}" and problem.message.startswith("invalid JSON"):
                 warnings.append(
-                    f"{path.name}: line {number} is incomplete (a write in progress?) and was skipped"
+                    f"{path.name}: {problem.where} is incomplete (a write in progress?) and was skipped"
                 )
-                continue
-            raise RlaifError(f"{path}: line {number}: invalid JSON: {exc.msg} (column {exc.colno})") from None
-        if not isinstance(record, dict):
-            raise RlaifError(f"{path}: line {number}: expected a JSON object, got {type(record).__name__}")
-        out.append((number, record))
+            else:
+                raise RlaifError(f"{path}: {problem.where}: {problem.message}")
     return out
 
 

@@ -63,20 +63,38 @@ def relative_target(target: Path, labels: Path) -> str:
 
 
 def open_session(
-    target: str | Path, labels: str | Path | None = None, question: str | None = None
+    target: str | Path,
+    labels: str | Path | None = None,
+    question: str | None = None,
+    require_labels: bool = False,
 ) -> LabelSession:
+    """TARGET's items with the labels file's events. ``require_labels`` (stats, export): the labels file must
+    exist and hold at least one label event; otherwise (serving, importing) a missing one is created."""
     items = load_items(target, question=question)
-    session = LabelSession(items, LabelStore(labels if labels is not None else default_labels_path(target)))
+    path = Path(labels) if labels is not None else default_labels_path(target)
+    if path.exists() or path.is_symlink() or require_labels:
+        from rlaif.files import check_input_file
+
+        check_input_file(path, "labels file")
+    store = LabelStore(path)
+    if not store.events and store.warnings:  # content, but not one label event: never append to such a file
+        raise RlaifError(f"{path}: not a labels file: no label event in it ({store.warnings[0]})")
+    if require_labels and not store.events:
+        raise RlaifError(f"{path}: no labels in it yet (label with `rlaif label {target}`)")
+    session = LabelSession(items, store)
     session.sync()
     return session
 
 
 def _first_event(path: Path) -> dict[str, Any] | None:
+    """The first event if ``path`` looks like a labels file (read at most 1 MiB: targets can be huge)."""
     try:
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    event = json.loads(line)
+        with path.open("rb") as handle:
+            while raw := handle.readline(1024 * 1024):
+                if not raw.endswith(b"\n") and len(raw) >= 1024 * 1024:
+                    return None  # a first line this long is no label event
+                if raw.strip():
+                    event = json.loads(raw.decode("utf-8"))
                     return (
                         event
                         if isinstance(event, dict) and event.get("type") in ("label", "undo", "session")

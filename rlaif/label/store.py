@@ -120,6 +120,10 @@ def undo_event(target: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+MAX_EVENT_BYTES = 1024 * 1024
+"""A label event is a few hundred bytes (reasons are capped): a longer line is not one, and is skipped unread."""
+
+
 class LabelStore:
     """The labels file: durable appends, and incremental reads of whatever any process has appended since."""
 
@@ -140,6 +144,7 @@ class LabelStore:
             return self._refresh()
 
     def _refresh(self) -> list[dict[str, Any]]:
+        new: list[dict[str, Any]] = []
         try:
             if self.path.stat().st_size < self._offset:
                 raise RlaifError(
@@ -147,33 +152,47 @@ class LabelStore:
                     "labels are append-only",
                     hint="Restore the file, or restart to read it as it is now.",
                 )
-            with self.path.open("rb") as handle:
+            with self.path.open("rb") as handle:  # streamed, one capped line at a time
                 handle.seek(self._offset)
-                data = handle.read()
+                while raw := handle.readline(MAX_EVENT_BYTES + 1):
+                    if not raw.endswith(b"\n"):
+                        if len(raw) <= MAX_EVENT_BYTES:
+                            break  # a line still being written (or torn by a crash) waits
+                        consumed = len(raw)  # far too long for an event, even one still being written
+                        while (rest := handle.readline(1024 * 1024)) and not rest.endswith(b"\n"):
+                            consumed += len(rest)
+                        self._offset += consumed + len(rest)
+                        self._line += 1
+                        self.warnings.append(
+                            f"{self.path.name}: line {self._line} is longer than {MAX_EVENT_BYTES:,} bytes; skipped"
+                        )
+                        continue
+                    self._offset += len(raw)
+                    self._line += 1
+                    event = self._parse(raw)
+                    if event is not None:
+                        new.append(event)
         except FileNotFoundError:
             return []
         except OSError as exc:
             raise RlaifError(f"{self.path}: cannot read labels ({exc.strerror or exc})") from None
-        end = data.rfind(b"\n") + 1  # a line still being written (or torn by a crash) waits
-        new = []
-        for raw in data[:end].split(b"\n")[:-1]:
-            self._line += 1
-            if not raw.strip():
-                continue
-            try:
-                event = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                self.warnings.append(
-                    f"{self.path.name}: line {self._line} is not a whole event (torn write?); skipped"
-                )
-                continue
-            if not isinstance(event, dict) or event.get("type") not in ("label", "undo", "session"):
-                self.warnings.append(f"{self.path.name}: line {self._line} is not a label event; skipped")
-                continue
-            new.append(event)
-        self._offset += end
         self.events.extend(new)
         return new
+
+    def _parse(self, raw: bytes) -> dict[str, Any] | None:
+        if not raw.strip():
+            return None
+        try:
+            event = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            self.warnings.append(
+                f"{self.path.name}: line {self._line} is not a whole event (torn write?); skipped"
+            )
+            return None
+        if not isinstance(event, dict) or event.get("type") not in ("label", "undo", "session"):
+            self.warnings.append(f"{self.path.name}: line {self._line} is not a label event; skipped")
+            return None
+        return event
 
     def append(self, events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Write ``events`` durably (fsync'd) as whole lines; only then return them. Raises RlaifError if the disk
@@ -240,13 +259,17 @@ def _fsync_directory(path: Path) -> None:
 
 
 def read_events(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """All events of a labels file and any warnings (torn or foreign lines). A missing file is an error."""
-    path = Path(path)
-    if not path.is_file():
-        raise RlaifError(
-            f"{path}: no labels file here (label with `rlaif label TARGET` first, or pass --labels)"
-        )
+    """All events of a labels file and any warnings (torn or foreign lines).
+
+    A missing file, or one with content but not a single label event (not a labels file at all), is an error.
+    """
+    from rlaif.files import check_input_file
+
+    path = check_input_file(Path(path), "labels file")
     store = LabelStore(path)
+    if not store.events and path.stat().st_size > 0:
+        first = store.warnings[0] if store.warnings else "no complete line"
+        raise RlaifError(f"{path}: not a labels file: no label event in it ({first})")
     return store.events, store.warnings
 
 
