@@ -125,8 +125,10 @@ def test_reading_a_missing_or_foreign_file_is_a_clear_error(tmp_path):
         LabelStore(tmp_path / "dir.jsonl")
     foreign = tmp_path / "foreign.jsonl"
     foreign.write_text('{"prompt": "x"}\n[1, 2]\n')
-    events, warnings = read_events(foreign)
-    assert events == [] and len(warnings) == 2
+    with pytest.raises(RlaifError, match="not a labels file"):  # never read (or appended to) as labels
+        read_events(foreign)
+    store = LabelStore(foreign)
+    assert store.events == [] and len(store.warnings) == 2
 
 
 def test_a_full_disk_is_a_clear_error_and_leaves_the_file_whole(tmp_path, monkeypatch):
