@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -11,7 +12,10 @@ from rlaif_code import build_program, extract_code
 
 from rlaif.rewards import build_reward
 
-DATA = Path("/work/shared/data")
+# The full public sets, next to the repository (tests skip without them); $RLAIF_DATA_DIR overrides.
+DATA = Path(
+    os.environ.get("RLAIF_DATA_DIR") or Path(__file__).resolve().parents[3].parent / "shared" / "data"
+)
 PREFIX = 16  # rows per dataset (files are in random order); full sets: see the plugin README (CLI, ~75 s)
 
 
@@ -120,5 +124,6 @@ def test_rows_without_tests_are_skipped(reward):
             "score": None,
             "status": "skipped",
             "message": "no tests for this row (need test_list, or test [+ entry_point])",
+            "hack": None,
         }
     ]

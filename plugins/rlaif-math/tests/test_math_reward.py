@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from pathlib import Path
@@ -13,7 +14,10 @@ from rlaif_math.checker import CheckerPool
 
 from rlaif.rewards import build_reward
 
-DATA = Path("/work/shared/data")
+# The full public sets, next to the repository (tests skip without them); $RLAIF_DATA_DIR overrides.
+DATA = Path(
+    os.environ.get("RLAIF_DATA_DIR") or Path(__file__).resolve().parents[3].parent / "shared" / "data"
+)
 
 
 @pytest.fixture(scope="module")
