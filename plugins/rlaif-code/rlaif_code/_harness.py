@@ -1,7 +1,8 @@
 """Stage 2 of the sandbox: runs *inside* the jail, as the unprivileged user, in a fresh interpreter.
 
-Passed to ``python -I -B -c`` as source text (argv: payload fd, result fd). The parent writes a random nonce
-and then the program (JSON: solution, tests, trusted setup/helpers, the names the tests need) into a pipe;
+Compiled by the parent and sent, marshalled, ahead of everything else on the payload pipe; the jail's
+``python -I -B -c`` runs a bootstrap that loads it (argv: payload fd, result fd). Then the parent writes a
+random nonce and the program (JSON: solution, tests, trusted setup/helpers, the names the tests need) into a pipe;
 the harness reads it all and closes the pipe before any solution code runs. Nothing is written to a file:
 the tests exist only in this process's memory, and ``/proc/*/mem`` is closed by the audit hook below.
 
