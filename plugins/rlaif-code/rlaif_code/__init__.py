@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rlaif.hookspecs import Register, hookimpl
-from rlaif_code.programs import build_program, extract_code
+from rlaif_code.programs import TestProgram, build_program, build_test_program, extract_code
 from rlaif_code.reward import OPTIONS_SCHEMA, CodeReward, make_code
 from rlaif_code.sandbox import Limits, SandboxResult, run_python
 
@@ -11,7 +11,9 @@ __all__ = [
     "CodeReward",
     "Limits",
     "SandboxResult",
+    "TestProgram",
     "build_program",
+    "build_test_program",
     "extract_code",
     "make_code",
     "run_python",

@@ -74,9 +74,7 @@ def world_traversable(path):
 
 
 is_root = os.geteuid() == 0
-with open(config["program_path"], encoding="utf-8") as handle:
-    program = handle.read()
-workdir = os.path.dirname(config["program_path"])
+workdir = config["workdir"]  # empty: the program reaches the harness through a pipe, never a file
 executable = config["executable"]
 env = dict(config["env"])
 if is_root:
@@ -111,13 +109,8 @@ if applied["mount_namespace"]:
         applied["tmpfs"] = True
     except OSError as exc:
         notes.append(f"mount setup failed: {exc}")
-        workdir = os.path.dirname(config["program_path"])
+        workdir = config["workdir"]
 
-program_path = os.path.join(workdir, "program.py")
-if not os.path.exists(program_path):
-    with open(program_path, "w", encoding="utf-8") as handle:
-        handle.write(program)
-os.chmod(program_path, 0o444)
 uid, gid = config["uid"], config["gid"]
 if is_root and uid is not None:
     os.chown(workdir, uid, gid)
@@ -148,7 +141,6 @@ if pid == 0:
                 config["harness"],
                 str(config["nonce_fd"]),
                 str(result_fd),
-                "program.py",
             ],
             env,
         )

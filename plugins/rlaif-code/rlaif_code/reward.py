@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from typing import Any
 
 from rlaif.rewards.base import Outcome, RowReward, skipped
-from rlaif_code.programs import build_program
+from rlaif_code.programs import build_test_program
 from rlaif_code.sandbox import Limits, run_python
 
 _LIMIT_FIELDS = {f.name for f in fields(Limits)}
@@ -56,6 +59,12 @@ class CodeReward(RowReward):
     ``failed`` covers wrong answers, crashes, early exits and forbidden operations, ``timeout`` the wall-clock
     deadline; rows without tests are ``skipped`` (score None). Messages mention any isolation measure that
     this host could not apply.
+
+    A completion that games the tests instead of solving them (an object whose ``__eq__`` always answers
+    True, reading the caller's frame, patching ``builtins.len``...) fails with a message starting
+    ``hack: `` -- see ``_harness.py``. :meth:`details` adds a ``hack`` field (the guard that fired, or
+    None) to each record, and :attr:`hack_counts` tallies them over the reward's lifetime, so a training
+    run can log how often its policy tries.
     """
 
     name = "code"
@@ -68,9 +77,11 @@ class CodeReward(RowReward):
         self.workers = workers or os.cpu_count() or 1
         self.use_prompt = use_prompt
         self.last_isolation: dict[str, Any] = {}
+        self.hack_counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
 
     def judge(self, text: str, row: dict[str, Any]) -> Outcome:
-        program = build_program(text, row, self.use_prompt)
+        program = build_test_program(text, row, self.use_prompt)
         if program is None:
             return skipped("no tests for this row (need test_list, or test [+ entry_point])")
         result = run_python(program, self.limits)
@@ -78,8 +89,38 @@ class CodeReward(RowReward):
         message = result.message
         if result.missing_isolation:
             message += f" [not applied here: {', '.join(result.missing_isolation)}]"
+        if result.hack is not None:
+            with self._lock:
+                self.hack_counts[hack_kind(result.hack)] += 1
         score = 1.0 if result.status == "passed" else 0.0
         return Outcome(score, result.status, message)
+
+    def details(
+        self, prompts: Sequence[Any] | None, completions: Sequence[Any], **columns: Any
+    ) -> list[dict]:
+        """``{"score", "status", "message", "hack"}`` per completion; ``hack`` is the guard that fired
+        (e.g. ``"frame access (sys._getframe)"``), or None for an honest pass or failure."""
+        records = super().details(prompts, completions, **columns)
+        for record in records:
+            record["hack"] = hack_of(record.get("message", ""))
+        return records
+
+
+def hack_of(message: str) -> str | None:
+    """The guard named in a code-reward message, or None: ``hack: <reason>`` or a forbidden operation."""
+    if message.startswith("hack: "):
+        return message[len("hack: ") :].split(" [not applied here:")[0]
+    if message.startswith("forbidden operation: "):
+        return message.split(" [not applied here:")[0]
+    return None
+
+
+def hack_kind(reason: str) -> str:
+    """A reason without its particulars, for counting: "frame access", "non-plain value", "patched"..."""
+    for kind in ("frame access", "non-plain value", "patched", "forbidden operation"):
+        if reason.startswith(kind):
+            return kind
+    return reason.split(" (")[0]
 
     def judge_many(self, texts: list[str], rows: list[dict[str, Any]]) -> list[Outcome]:
         if len(texts) <= 1 or self.workers == 1:

@@ -13,7 +13,11 @@ Model-written code is hostile until proven otherwise. Each run gets:
 * a wall-clock deadline enforced by the parent, which kills the whole process group (and, as root, every
   process of the slot's uid);
 * a completion proof (see ``_harness.py``): "passed" requires a per-run random nonce that the harness only
-  emits after the program and its tests ran to completion, so exiting 0 early does not pass.
+  emits after the program and its tests ran to completion, so exiting 0 early does not pass;
+* for a :class:`~rlaif_code.programs.TestProgram`, tests kept apart from the solution (see ``_harness.py``):
+  their own namespace and thread, private builtins and modules, plain data only across the boundary, no
+  frames -- a wrong solution that games the tests fails with ``hack`` set to the guard that fired. The
+  program travels through a pipe and is compiled from memory: no file in the jail holds the tests.
 
 What could not be applied on this machine is reported in :attr:`SandboxResult.isolation` -- never silently.
 """
@@ -21,6 +25,7 @@ What could not be applied on this machine is reported in :attr:`SandboxResult.is
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import queue
 import secrets
@@ -35,9 +40,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rlaif_code.programs import TestProgram
+
 _HERE = Path(__file__).parent
 LAUNCHER_SOURCE = (_HERE / "_launcher.py").read_text(encoding="utf-8")
 HARNESS_SOURCE = (_HERE / "_harness.py").read_text(encoding="utf-8")
+# Compiling the harness takes ~13 ms, so it is compiled once here and sent (marshalled: the jail runs this
+# very interpreter) ahead of the payload; the jail's `python -c` only runs this bootstrap.
+HARNESS_CODE = marshal.dumps(compile(HARNESS_SOURCE, "<harness>", "exec"))
+HARNESS_BOOTSTRAP = (
+    "import marshal, os, sys\n"
+    "size = int.from_bytes(os.read(int(sys.argv[1]), 8), 'big')\n"
+    "code = b''\n"
+    "while len(code) < size:\n"
+    "    chunk = os.read(int(sys.argv[1]), size - len(code))\n"
+    "    if not chunk:\n"
+    "        raise SystemExit('truncated harness')\n"
+    "    code += chunk\n"
+    "del size, chunk\n"
+    "exec(marshal.loads(code))\n"
+)
 
 UID_BASE = 2_000_000_000
 """Sandbox uids are UID_BASE + (pid % 20000) * 64 + slot: unused by real accounts, distinct per worker slot
@@ -73,7 +95,13 @@ class Limits:
 
 @dataclass
 class SandboxResult:
-    """``status`` is passed / failed / timeout / error; ``message`` says why in one line."""
+    """``status`` is passed / failed / timeout / error; ``message`` says why in one line.
+
+    ``hack`` names the guard that fired when the program tried to game the tests or the sandbox
+    ("frame access (sys._getframe)", "non-plain value returned by the solution (Anything)",
+    "patched builtins.len", "forbidden operation: gc.get_objects"...), else None -- so callers can count
+    attempts separately from honest failures.
+    """
 
     status: str
     message: str
@@ -82,6 +110,7 @@ class SandboxResult:
     stderr: str = ""
     duration: float = 0.0
     isolation: dict[str, Any] = field(default_factory=dict)
+    hack: str | None = None
 
     @property
     def missing_isolation(self) -> list[str]:
@@ -157,8 +186,14 @@ def _scrubbed_env() -> dict[str, str]:
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
 
-def run_python(program: str, limits: Limits | None = None) -> SandboxResult:
-    """Run ``program`` (Python source) in the sandbox; thread-safe, blocks until done or timed out."""
+def run_python(program: str | TestProgram, limits: Limits | None = None) -> SandboxResult:
+    """Run ``program`` in the sandbox; thread-safe, blocks until done or timed out.
+
+    A plain string is run as one module (it passes when it runs to its end); a :class:`TestProgram` runs
+    its solution, then its tests apart from it (it passes when every test ran and passed).
+    """
+    if isinstance(program, str):
+        program = TestProgram(solution=program, tests="")
     limits = limits or Limits()
     slot = _SLOTS.acquire()
     try:
@@ -167,7 +202,7 @@ def run_python(program: str, limits: Limits | None = None) -> SandboxResult:
         _SLOTS.release(slot)
 
 
-def _run(program: str, limits: Limits, slot: int) -> SandboxResult:
+def _run(program: TestProgram, limits: Limits, slot: int) -> SandboxResult:
     is_root = os.geteuid() == 0
     uid = sandbox_uid(slot) if is_root else None
     workdir = Path(tempfile.mkdtemp(prefix="rlaif-sandbox-"))
@@ -176,11 +211,19 @@ def _run(program: str, limits: Limits, slot: int) -> SandboxResult:
     result_r, result_w = os.pipe()
     started = time.monotonic()
     process: subprocess.Popen | None = None
+    # The harness's code, the nonce, then the program: all read from the pipe before the solution runs.
+    payload = b"".join(
+        (
+            len(HARNESS_CODE).to_bytes(8, "big"),
+            HARNESS_CODE,
+            nonce,
+            b"\n",
+            json.dumps(program.payload()).encode("utf-8"),
+        )
+    )
     try:
-        program_path = workdir / "program.py"
-        program_path.write_text(program, encoding="utf-8")
         config = {
-            "program_path": str(program_path),
+            "workdir": str(workdir),
             # resolved here: inside the sandbox /tmp is a fresh tmpfs, so a venv's python symlink (often under
             # /tmp or another hidden path) could no longer be followed there
             "executable": os.path.realpath(sys.executable),
@@ -191,7 +234,7 @@ def _run(program: str, limits: Limits, slot: int) -> SandboxResult:
             "tmpfs_mb": limits.tmpfs_mb,
             "nonce_fd": nonce_r,
             "result_fd": result_w,
-            "harness": HARNESS_SOURCE,
+            "harness": HARNESS_BOOTSTRAP,
             "env": _scrubbed_env(),
         }
         process = subprocess.Popen(
@@ -208,10 +251,9 @@ def _run(program: str, limits: Limits, slot: int) -> SandboxResult:
         os.close(nonce_r)
         os.close(result_w)
         nonce_r = result_w = -1
-        os.write(nonce_w, nonce + b"\n")
-        os.close(nonce_w)
-        nonce_w = -1
-        streams, timed_out = _collect(process, result_r, started + limits.timeout)
+        os.set_blocking(nonce_w, False)  # a program bigger than the pipe is fed as the harness reads it
+        streams, timed_out = _collect(process, result_r, started + limits.timeout, nonce_w, payload)
+        nonce_w = -1  # closed by _collect
         returncode = process.returncode
     finally:
         # Kill the unprivileged processes first: the root launcher then reaps its child and exits normally,
@@ -235,14 +277,15 @@ def _run(program: str, limits: Limits, slot: int) -> SandboxResult:
     duration = time.monotonic() - started
     stdout, stderr, result_head, result_tail = streams
     isolation = _isolation(result_head)
-    status, message = _verdict(nonce, result_tail, returncode, timed_out, limits)
-    return SandboxResult(status, message, returncode, stdout, stderr, duration, isolation)
+    status, message, hack = _verdict(nonce, result_tail, returncode, timed_out, limits)
+    return SandboxResult(status, message, returncode, stdout, stderr, duration, isolation, hack)
 
 
 def _collect(
-    process: subprocess.Popen, result_r: int, deadline: float
+    process: subprocess.Popen, result_r: int, deadline: float, payload_w: int, payload: bytes
 ) -> tuple[tuple[str, str, str, str], bool]:
-    """Drain stdout, stderr and the result pipe until EOF or the deadline; keep capped heads/tails."""
+    """Feed the payload pipe (then close it) and drain stdout, stderr and the result pipe until EOF or the
+    deadline; keep capped heads/tails. ``payload_w`` is non-blocking and always closed on return."""
     assert process.stdout is not None and process.stderr is not None
     heads = {"stdout": bytearray(), "stderr": bytearray(), "result": bytearray()}
     tail = bytearray()
@@ -250,6 +293,8 @@ def _collect(
     selector.register(process.stdout.fileno(), selectors.EVENT_READ, "stdout")
     selector.register(process.stderr.fileno(), selectors.EVENT_READ, "stderr")
     selector.register(result_r, selectors.EVENT_READ, "result")
+    pending = memoryview(payload)
+    selector.register(payload_w, selectors.EVENT_WRITE, "payload")
     open_streams = 3
     timed_out = False
     exited_at: float | None = None
@@ -263,6 +308,18 @@ def _collect(
             if now - exited_at > 1.0:  # a stray holds a pipe open after the program ended
                 break
         for key, _ in selector.select(timeout=min(0.1, max(0.0, deadline - now))):
+            if key.data == "payload":
+                try:
+                    pending = pending[os.write(payload_w, pending) :]
+                except BlockingIOError:
+                    continue
+                except OSError:  # the harness is gone (setup failed): nothing more to feed
+                    pending = pending[:0]
+                if not pending:
+                    selector.unregister(payload_w)
+                    os.close(payload_w)
+                    payload_w = -1
+                continue
             chunk = os.read(key.fd, 65536)
             if not chunk:
                 selector.unregister(key.fd)
@@ -276,6 +333,8 @@ def _collect(
                 tail.extend(chunk)
                 del tail[:-RESULT_CAP]
     selector.close()
+    if payload_w >= 0:
+        os.close(payload_w)
     if not timed_out:
         try:
             process.wait(timeout=max(0.0, deadline - time.monotonic()))
@@ -324,19 +383,26 @@ _SIGNAL_HINTS = {
 
 def _verdict(
     nonce: bytes, result_tail: str, returncode: int | None, timed_out: bool, limits: Limits
-) -> tuple[str, str]:
+) -> tuple[str, str, str | None]:
+    """(status, message, hack) from the result pipe's last lines, the exit code and the deadline."""
     lines = result_tail.splitlines()
     if f"PASS {nonce.decode()}" in lines and returncode == 0 and not timed_out:
-        return "passed", "all tests passed"
+        return "passed", "all tests passed", None
     if timed_out:
-        return "timeout", f"exceeded the {limits.timeout:g}s wall-clock limit"
+        return "timeout", f"exceeded the {limits.timeout:g}s wall-clock limit", None
     for line in reversed(lines):
         if line.startswith("SETUP-ERROR "):
-            return "error", "sandbox setup failed: " + line[len("SETUP-ERROR ") :]
+            return "error", "sandbox setup failed: " + line[len("SETUP-ERROR ") :], None
+        if line.startswith("ERROR "):
+            return "error", line[len("ERROR ") :][:500], None
+        if line.startswith("HACK "):
+            reason = line[len("HACK ") :][:300]
+            return "failed", "hack: " + reason, reason
         if line.startswith("DENIED "):
-            return "failed", "forbidden operation: " + line[len("DENIED ") :]
+            reason = "forbidden operation: " + line[len("DENIED ") :][:300]
+            return "failed", reason, reason
         if line.startswith("FAIL "):
-            return "failed", line[len("FAIL ") :][:500]
+            return "failed", line[len("FAIL ") :][:500], None
     if returncode is not None and returncode > 128:
         sig = returncode - 128
         try:
@@ -344,10 +410,10 @@ def _verdict(
         except ValueError:
             name = f"signal {sig}"
         hint = _SIGNAL_HINTS.get(sig)
-        return "failed", f"killed by {name}" + (f" ({hint})" if hint else "")
+        return "failed", f"killed by {name}" + (f" ({hint})" if hint else ""), None
     if returncode == 0:
-        return "failed", "exited before the tests finished (no completion proof)"
-    return "failed", f"exited with code {returncode}"
+        return "failed", "exited before the tests finished (no completion proof)", None
+    return "failed", f"exited with code {returncode}", None
 
 
 def all_sandbox_uids() -> set[int]:

@@ -118,5 +118,6 @@ def test_rows_without_tests_are_skipped(reward):
             "score": None,
             "status": "skipped",
             "message": "no tests for this row (need test_list, or test [+ entry_point])",
+            "hack": None,
         }
     ]

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from rlaif.hookspecs import Register, hookimpl
-from rlaif_math.extract import extract_answer, last_boxed
+from rlaif_math.extract import extract_answer, extract_answers, last_boxed, separate_alternatives
 from rlaif_math.reward import OPTIONS_SCHEMA, MathReward, make_math
 
-__all__ = ["MathReward", "extract_answer", "last_boxed", "make_math"]
+__all__ = [
+    "MathReward",
+    "extract_answer",
+    "extract_answers",
+    "last_boxed",
+    "make_math",
+    "separate_alternatives",
+]
 
 
 @hookimpl

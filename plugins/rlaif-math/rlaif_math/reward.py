@@ -6,7 +6,7 @@ from typing import Any
 
 from rlaif.rewards.base import Outcome, RowReward, skipped
 from rlaif_math.checker import CheckerPool, default_workers
-from rlaif_math.extract import extract_answer
+from rlaif_math.extract import extract_answers, separate_alternatives
 
 OPTIONS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -35,7 +35,9 @@ OPTIONS_SCHEMA: dict[str, Any] = {
 class MathReward(RowReward):
     """1 if the completion's final answer is mathematically equivalent to the gold answer, else 0.
 
-    Rows without a gold answer score ``None`` (skipped): no reward is better than a wrong one.
+    Rows without a gold answer score ``None`` (skipped): no reward is better than a wrong one. Hedges
+    score 0 (see ``extract.py``): several different boxed answers (each must match), an empty final box,
+    alternatives such as ``3 \\lor 4`` (a set, equal to a single gold only if every member is).
     """
 
     name = "math"
@@ -49,21 +51,34 @@ class MathReward(RowReward):
 
     def judge_many(self, texts: list[str], rows: list[dict[str, Any]]) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(texts)
-        todo: list[tuple[int, str, str, str]] = []
+        todo: list[tuple[int, str, list[str], str]] = []
         for i, (text, row) in enumerate(zip(texts, rows, strict=True)):
             gold = row.get(self.column)
             if gold is None or str(gold).strip() == "":
                 outcomes[i] = skipped(f"no gold '{self.column}' for this row")
                 continue
-            answer, method = extract_answer(text)
-            if answer is None:
-                outcomes[i] = Outcome(0.0, "failed", "no final answer found")
+            answers, method, problem = extract_answers(text)
+            if problem is not None or not answers:
+                outcomes[i] = Outcome(0.0, "failed", problem or "no final answer found")
                 continue
-            todo.append((i, str(gold), answer, method))
-        results = self.pool.check_many([(gold, answer) for _, gold, answer, _ in todo])
-        for (i, _, answer, method), result in zip(todo, results, strict=True):
-            score = 1.0 if result.status == "passed" else 0.0
-            outcomes[i] = Outcome(score, result.status, f"{method}: {answer[:80]!r}; {result.detail}")
+            todo.append((i, separate_alternatives(str(gold)), answers, method))
+        pairs = [(gold, separate_alternatives(answer)) for _, gold, answers, _ in todo for answer in answers]
+        results = iter(self.pool.check_many(pairs))
+        for i, _, answers, method in todo:
+            checks = [next(results) for _ in answers]
+            wrong = [(answer, r) for answer, r in zip(answers, checks, strict=True) if r.status != "passed"]
+            if not wrong:
+                shown, result = answers[-1], checks[-1]
+            else:  # the first answer that does not match decides the status (failed / timeout / error)
+                shown, result = wrong[0]
+            prefix = f"{method}: "
+            if len(answers) > 1:
+                prefix += f"{len(answers)} different answers, each must match; "
+            outcomes[i] = Outcome(
+                1.0 if not wrong else 0.0,
+                "passed" if not wrong else result.status,
+                f"{prefix}{shown[:80]!r}; {result.detail}",
+            )
         return [outcome for outcome in outcomes if outcome is not None]
 
     def close(self) -> None:
