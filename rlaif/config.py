@@ -28,8 +28,8 @@ SCHEMA_FILE = "run-config.schema.json"
 
 SAMPLING_STAGES = ("generation", "critique", "revision")
 
-# Keys that do not change results: a resumed run may differ in these.
-HARMLESS_KEYS = ("output_dir", "max_prompts", "chunk_size", "plugins")
+# Keys that do not change results: a resumed run may differ in these (the judge probe only reads the pairs).
+HARMLESS_KEYS = ("output_dir", "max_prompts", "chunk_size", "plugins", "probe")
 
 
 @dataclass
