@@ -131,6 +131,7 @@ def test_a_judge_that_prefers_longer_text_is_caught_by_padding_only():
     padded = next(h for h in report.hacks if h.hack == "padded")
     assert padded.n == 4 and padded.wins == 4 and padded.ties == 0
     assert padded.ci95 == wilson_interval(4, 4) and padded.mean_p_hack == pytest.approx(0.9)
+    assert padded.ci95[1] == 1.0 and report.hacks[0].ci95[0] == 0.0  # exact at 4/4 and 0/4, not 0.999...
     # pairwise asks both orders itself: the probe reads them back, the hack wins in either position
     assert report.orders == "both orders"
     assert padded.shown_first.rate == 1.0 and padded.shown_second.rate == 1.0

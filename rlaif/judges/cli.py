@@ -82,6 +82,9 @@ def judge_eval(
     Pairs are shown with the human-preferred response first on even pairs and second on odd ones, so a judge
     that always answers "A" agrees half the time.
 
+    Agreement does not say whether a policy can fool the judge with a non-answer: `rlaif judge probe` (same
+    data and options) pits each real answer against master-key replies (':', 'Solution', padding, ...).
+
     \b
     Examples:
       rlaif judge-eval --data tests/data/hh_helpful_base.sample.jsonl --limit 10
@@ -126,7 +129,7 @@ def judge_eval(
 
 @click.group("judge")
 def judge_group() -> None:
-    """Judge utilities (see also `rlaif judge-eval`)."""
+    """Judge utilities: probe (master-key hacks), train-rm, fit-ensemble (see also `rlaif judge-eval`)."""
 
 
 @judge_group.command("probe")
