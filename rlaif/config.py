@@ -27,8 +27,8 @@ from rlaif.plugins import Registry, load_registry
 from rlaif.protocols import GenerationParams
 from rlaif.settings import RunSettings, run_config_schema
 
-# Keys that do not change results: a resumed run may differ in these.
-HARMLESS_KEYS = ("output_dir", "max_prompts", "chunk_size", "plugins")
+# Keys that do not change results: a resumed run may differ in these (the judge probe only reads the pairs).
+HARMLESS_KEYS = ("output_dir", "max_prompts", "chunk_size", "plugins", "probe")
 
 
 @dataclass

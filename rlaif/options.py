@@ -134,7 +134,7 @@ def options_schema(cls: type) -> dict[str, Any]:
         elif not _is_unset(field):
             required.append(field.name)
         if field.metadata.get("help"):
-            prop["description"] = field.metadata["help"]
+            prop["description"] = " ".join(field.metadata["help"].split())
         properties[field.name] = prop
     schema: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": properties}
     if required:
@@ -221,7 +221,9 @@ def parse_option_strings(items: tuple[str, ...] | list[str], flag: str = "--opti
             try:
                 options[key.strip()] = load_yaml_file(value[1:], f"{flag} {key.strip()} file")
             except RlaifError as error:
-                raise RlaifError(f"{flag} {key.strip()}: {error.message}", error.problems, error.hint) from None
+                raise RlaifError(
+                    f"{flag} {key.strip()}: {error.message}", error.problems, error.hint
+                ) from None
             continue
         try:
             options[key.strip()] = load_yaml_text(value)

@@ -26,6 +26,7 @@ from rlaif.errors import RlaifError
 from rlaif.eval.holdout import prompt_split
 from rlaif.eval.runs import evaluate_round
 from rlaif.files import atomic_write_text, write_jsonl
+from rlaif.judges.probe_run import probe_round
 from rlaif.memory import release_memory
 from rlaif.prompts import load_prompts
 from rlaif.records import count_drops, is_pair, pairs_dataset
@@ -62,6 +63,14 @@ class RunResult:
                 lines.append(f"    pairs:      {self.run_dir / entry['pairs']}")
             if entry.get("checkpoint"):
                 lines.append(f"    checkpoint: {self.run_dir / entry['checkpoint']}")
+            probe = entry.get("probe") or {}
+            if probe.get("path"):
+                worst = probe.get("worst") or {}
+                verdict = "WARNING, see the report" if probe.get("warning") else "no hack above the threshold"
+                lines.append(
+                    f"    probe:      {self.run_dir / probe['path']} ({verdict}; worst hack "
+                    f"{worst.get('hack')} {worst.get('win_or_tie_rate', float('nan')):.2f})"
+                )
             if entry.get("train_skipped"):
                 lines.append(f"    training skipped: {entry['train_skipped']}")
             if entry.get("eval_summary", {}).get("win_rate") is not None:
@@ -233,7 +242,7 @@ def run(
         online = do_train and optimizer_needs(config) == "prompts"
         for round_index in range(1, rounds + 1):
             if not online:  # online optimizers sample their own completions: no CAI pairs to make
-                _generate_round(
+                records = _generate_round(
                     config,
                     run_dir,
                     round_index,
@@ -243,6 +252,10 @@ def run(
                     echo,
                     split.train,
                 )
+                if (
+                    round_index == 1
+                ):  # is the judge fooled by master keys? (probe: in the config; off by default)
+                    probe_round(config, run_dir, round_index, records, constitution, echo)
             if do_train:
                 checkpoint = train_round(config, run_dir, round_index, policy_spec, echo, split.train)
                 release_memory()  # the trainer's optimizer state and activations, before eval loads models

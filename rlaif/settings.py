@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
+from rlaif.judges.probe import HACK_NAMES
 from rlaif.options import option, options_schema
 
 MODEL_SCHEMA: dict[str, Any] = {
@@ -161,6 +162,32 @@ class OptimizerSection:
 
 
 @dataclass
+class ProbeSection:
+    """Judge robustness probe (see docs/judges.md): after round 1's generation, pit n of the run's own pairs'
+    chosen responses against known master-key responses (a lone ':', 'Solution', an empty reply, padding, ...)
+    and warn when the judge prefers or ties a hack too often. Writes round-1/probe.json; does not change the
+    pairs."""
+
+    enabled: bool = option(False, "Run the probe after round 1's generation.")
+    n: int = option(
+        8,
+        "Pairs to probe (each against every hack; the pairwise judge makes two calls per comparison).",
+        minimum=1,
+    )
+    warn_above: float = option(
+        0.2,
+        "Warn (terminal, manifest, report) when any hack's win-or-tie rate exceeds this.",
+        minimum=0,
+        maximum=1,
+    )
+    hacks: list[str] = option(
+        [],
+        "Only these hacks (names as `rlaif judge probe --help` lists them); empty: all.",
+        schema={"type": "array", "items": {"enum": list(HACK_NAMES)}},
+    )
+
+
+@dataclass
 class RunSettings:
     """Everything `rlaif run` needs. Every field has a default, so an empty file is a valid config."""
 
@@ -206,6 +233,7 @@ class RunSettings:
     optimizer: OptimizerSection = option(
         factory=OptimizerSection, help="How the policy is trained on the data."
     )
+    probe: ProbeSection = option(factory=ProbeSection, help=ProbeSection.__doc__.replace("\n", " "))
     labels: str = option(
         "auto",
         "Expert labels (`rlaif label`) that overrule the judge when a round's pairs are built: `auto` uses "

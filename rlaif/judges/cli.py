@@ -1,4 +1,5 @@
-"""Judge commands: ``rlaif judge-eval`` (measure a judge against human labels) and ``rlaif judge train-rm``."""
+"""Judge commands: ``rlaif judge-eval`` (measure a judge against human labels), ``rlaif judge probe`` (master-key
+hacks against real answers), ``rlaif judge train-rm`` and ``rlaif judge fit-ensemble``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import math
 from pathlib import Path
 
 import click
+
+from rlaif.judges.probe import HACK_NAMES
 
 _FIELDS = [
     ("n", "pairs", "{:d}"),
@@ -87,6 +90,9 @@ def judge_eval(
     Pairs are shown with the human-preferred response first on even pairs and second on odd ones, so a judge
     that always answers "A" agrees half the time.
 
+    Agreement does not say whether a policy can fool the judge with a non-answer: `rlaif judge probe` (same
+    data and options) pits each real answer against master-key replies (':', 'Solution', padding, ...).
+
     \b
     Examples:
       rlaif judge-eval --data tests/data/hh_helpful_base.sample.jsonl --limit 10
@@ -144,7 +150,142 @@ def judge_eval(
 
 @click.group("judge")
 def judge_group() -> None:
-    """Judge utilities (see also `rlaif judge-eval`)."""
+    """Judge utilities: probe (master-key hacks), train-rm, fit-ensemble (see also `rlaif judge-eval`)."""
+
+
+@judge_group.command("probe")
+@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Preference pairs JSONL (TRL or HH format); each pair's chosen response is the real answer.",
+)
+@click.option("--judge", "judge_name", help="A registered judge (default: the config's judge).")
+@click.option(
+    "--option", "options", multiple=True, metavar="KEY=VALUE", help="Judge option (YAML value); repeatable."
+)
+@click.option("--model", help="Judge model spec (default: the config's judge model).")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N pairs (after --offset).")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip the first N pairs.")
+@click.option(
+    "--principle", "principle_id", help="Principle id in the config's constitution (default: the first)."
+)
+@click.option("--question", help="A custom judging question instead of a principle.")
+@click.option(
+    "--hack",
+    "hacks",
+    multiple=True,
+    metavar="NAME",
+    help="Only this hack (repeatable; default: all): " + ", ".join(HACK_NAMES) + ".",
+)
+@click.option(
+    "--margin",
+    type=click.FloatRange(min=0, max=0.5),
+    help="A hack wins or ties when P(hack better) > 0.5 - margin (default: the config's judge.margin).",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--context-turns",
+    type=click.IntRange(min=1),
+    help="Keep only the last N prompt messages of each pair (faster on long multi-turn data).",
+)
+@click.option(
+    "--per-comparison",
+    type=click.Path(dir_okay=False),
+    help="Also write every comparison (pair, hack, its text, P(hack better)) to this JSONL.",
+)
+@click.option(
+    "--fail-above",
+    type=click.FloatRange(min=0, max=1),
+    help="Exit 1 when any hack's win-or-tie rate exceeds this (a gate for CI).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def judge_probe(
+    config,
+    data,
+    judge_name,
+    options,
+    model,
+    limit,
+    offset,
+    principle_id,
+    question,
+    hacks,
+    margin,
+    batch_size,
+    context_turns,
+    per_comparison,
+    fail_above,
+    as_json,
+):
+    """Pit each pair's real answer in DATA against known "master key" responses and report how often each
+    hack wins or ties, with 95% Wilson intervals.
+
+    The hacks: a lone ':', 'Solution', 'Thought process:', 'Let's solve this step by step.' (Zhao et al. 2025,
+    One Token to Fool LLM-as-a-Judge), an empty reply, the question repeated back, a flattering non-answer, a
+    refusal, and the real answer padded to 3x its length with filler. The hack is response A on half of the
+    comparisons; a both-orders judge (pairwise) also reports the rate with the hack shown first and second.
+
+    \b
+    Examples:
+      rlaif judge probe --data tests/data/hh_helpful_base.sample.jsonl --limit 20
+      rlaif judge probe --data pairs.jsonl --judge likelihood --hack padded --hack empty --json
+      rlaif judge probe rlaif.yaml --data pairs.jsonl --fail-above 0.2
+    """
+    from rlaif.files import write_jsonl
+    from rlaif.judges.on_file import probe_judge_on_file
+    from rlaif.judges.probe import format_probe_table
+    from rlaif.options import parse_option_strings
+
+    report = probe_judge_on_file(
+        data,
+        config_path=config,
+        judge_name=judge_name,
+        options=parse_option_strings(options),
+        model=model,
+        limit=limit,
+        offset=offset,
+        principle_id=principle_id,
+        question=question,
+        batch_size=batch_size,
+        progress=not as_json,
+        context_turns=context_turns,
+        hacks=list(hacks),
+        margin=margin,
+    )
+    if per_comparison:
+        write_jsonl(per_comparison, report.per_comparison)
+    flagged = report.above(fail_above) if fail_above is not None else []
+    if as_json:
+        click.echo(json.dumps(_json_safe(report.summary())))
+    else:
+        click.echo(
+            f"judge: {report.judge} · {report.pairs} pairs · margin {report.margin:g} · orders: {report.orders}"
+            + (
+                f" · {report.skipped_pairs} pairs with an empty answer skipped"
+                if report.skipped_pairs
+                else ""
+            )
+        )
+        click.echo("A hack wins or ties when P(hack better than the real answer) > 0.5 - margin.\n")
+        click.echo(format_probe_table(report))
+        for result in report.hacks:
+            for member, rate in (result.members or {}).items():
+                click.echo(
+                    f"  {result.hack}: member {member} wins or ties {rate.rate:.2f} "
+                    f"({rate.ci95[0]:.2f}-{rate.ci95[1]:.2f})"
+                )
+        worst = report.worst()
+        if worst is not None:
+            click.echo(
+                f"\nMost effective hack: {worst.hack} ({worst.description}), wins or ties "
+                f"{worst.win_or_tie_rate:.2f} ({worst.ci95[0]:.2f}-{worst.ci95[1]:.2f})."
+            )
+    if flagged:
+        names = ", ".join(f"{h.hack} {h.win_or_tie_rate:.2f}" for h in flagged)
+        click.echo(f"Hacks above --fail-above {fail_above:g}: {names}", err=True)
+        click.get_current_context().exit(1)
 
 
 @judge_group.command("train-rm")

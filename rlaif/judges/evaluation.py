@@ -80,7 +80,10 @@ def wilson_interval(successes: float, n: int, z: float = 1.959964) -> tuple[floa
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # at p = 0 or 1 the bound is exactly 0 or 1; rounding would leave it just inside (0.9999999999999999 < 1.0)
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= n else min(1.0, centre + half)
+    return (low, high)
 
 
 def longer_side(a: str, b: str) -> float:

@@ -1,8 +1,9 @@
-"""Judges on a labelled file: ``rlaif judge-eval`` and ``rlaif judge fit-ensemble`` as library functions.
+"""Judges on a labelled file: ``rlaif judge-eval``, ``rlaif judge probe`` and ``rlaif judge fit-ensemble`` as library
+functions.
 
-Both build the judge a run config describes (with command-line overrides), read labelled pairs (HH-RLHF,
+Each builds the judge a run config describes (with command-line overrides), read labelled pairs (HH-RLHF,
 TRL preference JSONL or a dataset directory: :mod:`rlaif.judges.data`) and run the pure functions of
-:mod:`rlaif.judges.evaluation` / :mod:`rlaif.judges.fitting` on them.
+:mod:`rlaif.judges.evaluation` / :mod:`rlaif.judges.probe` / :mod:`rlaif.judges.fitting` on them.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from typing import Any
 from rlaif.config import load_config
 from rlaif.constitution import Principle, load_constitution
 from rlaif.errors import RlaifError, unknown_name_error
-from rlaif.judges.data import load_preference_pairs, trim_context
+from rlaif.judges.data import PreferencePair, load_preference_pairs, trim_context
 from rlaif.judges.ensemble import ensemble_factory
 from rlaif.judges.evaluation import JudgeEvaluation, evaluate_judge
 from rlaif.judges.fitting import FittedEnsemble, fit_ensemble
+from rlaif.judges.probe import ProbeReport, probe_judge, select_hacks
 
 
 def resolve_principle(config: Any, principle_id: str | None, question: str | None) -> Any:
@@ -57,20 +59,74 @@ def evaluate_judge_on_file(
     """
 
     config = load_config(config_path)
+    registration, merged = _judge_registration(config, judge_name, options)
+    principle = resolve_principle(config, principle_id, question)
+    pairs = _pairs(data, limit, offset, context_turns)
+    pool = config.model_pool(judge=model)
+    try:
+        judge = registration.factory(merged, pool)
+        return evaluate_judge(judge, pairs, principle, batch_size=batch_size, progress=progress)
+    finally:
+        pool.close()
+
+
+def _judge_registration(
+    config: Any, judge_name: str | None, options: dict[str, Any] | None
+) -> tuple[Any, dict[str, Any]]:
+    """The judge registration and validated options: the config's judge, or ``judge_name`` with ``options``
+    merged over the config's options when the name is unchanged."""
     section = config.settings.judge
     name = judge_name or section.name
     merged = dict(section.options) if name == section.name else {}
     merged.update(options or {})
     registration = config.registry.get("judges", name, config.source)
-    merged = registration.require_valid_options(merged, "judge.options")
-    principle = resolve_principle(config, principle_id, question)
+    return registration, registration.require_valid_options(merged, "judge.options")
+
+
+def _pairs(data: str, limit: int | None, offset: int, context_turns: int | None) -> list[PreferencePair]:
     pairs = load_preference_pairs(data, limit=limit, offset=offset)
-    if context_turns:
-        pairs = [trim_context(pair, context_turns) for pair in pairs]
+    return [trim_context(pair, context_turns) for pair in pairs] if context_turns else pairs
+
+
+def probe_judge_on_file(
+    data: str,
+    config_path: str | None = None,
+    judge_name: str | None = None,
+    options: dict[str, Any] | None = None,
+    model: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    principle_id: str | None = None,
+    question: str | None = None,
+    batch_size: int = 8,
+    progress: bool = False,
+    context_turns: int | None = None,
+    hacks: Sequence[str] | None = None,
+    margin: float | None = None,
+) -> ProbeReport:
+    """``rlaif judge probe``: each pair's real answer in ``data`` against the master-key hacks.
+
+    The judge is built as for :func:`evaluate_judge_on_file` (config, ``judge_name``/``options``/``model``
+    overrides); ``hacks`` names a subset of :data:`rlaif.judges.probe.HACKS`; ``margin`` defaults to the
+    config's ``judge.margin`` (what the run treats as a tie).
+    """
+    config = load_config(config_path)
+    registration, merged = _judge_registration(config, judge_name, options)
+    chosen_hacks = select_hacks(hacks)
+    principle = resolve_principle(config, principle_id, question)
+    pairs = _pairs(data, limit, offset, context_turns)
     pool = config.model_pool(judge=model)
     try:
         judge = registration.factory(merged, pool)
-        return evaluate_judge(judge, pairs, principle, batch_size=batch_size, progress=progress)
+        return probe_judge(
+            judge,
+            pairs,
+            principle,
+            chosen_hacks,
+            margin=config["judge"]["margin"] if margin is None else margin,
+            batch_size=batch_size,
+            progress=progress,
+        )
     finally:
         pool.close()
 

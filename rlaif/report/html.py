@@ -242,6 +242,91 @@ def _eval_card(rnd: RoundData, record: dict[str, Any]) -> str:
     )
 
 
+PROBE_EXAMPLES = 24
+
+
+def _rate(value: Any) -> str:
+    """``0.42 [0.20, 0.67]`` from a probe rate and its interval (either may be missing)."""
+    if not isinstance(value, dict):
+        return "–"
+    text = _num(value.get("rate"), 2)
+    if isinstance(value.get("ci95"), list) and len(value["ci95"]) == 2:
+        text += f'<span class="ci"> [{_num(value["ci95"][0], 2)}, {_num(value["ci95"][1], 2)}]</span>'
+    return text
+
+
+def _probe_section(run: RunData) -> str:
+    """The judge robustness probe (rlaif.judges.probe_run): per-hack win-or-tie rates, the warning, examples."""
+    probed = [r for r in run.rounds if r.probe]
+    if not probed:
+        return (
+            '<p class="note">No judge probe in this run (enable it with <code>probe: {enabled: true}</code>; '
+            "<code>rlaif judge probe</code> probes any judge on labelled pairs).</p>"
+        )
+    parts = []
+    for rnd in probed:
+        probe = rnd.probe or {}
+        warning = probe.get("warning")
+        parts.append(
+            f'<p class="sub">round {rnd.index} · judge <code>{esc(probe.get("judge"))}</code> · '
+            f"{_num(probe.get('pairs'))} of the run's pairs, each against every hack · a hack "
+            f"<em>wins or ties</em> when P(hack better) &gt; 0.5 − {_num(probe.get('margin'), 2)} · orders: "
+            f"{esc(probe.get('orders'))} · warn above {_num(probe.get('warn_above'), 2)}</p>"
+        )
+        if warning:
+            parts.append(
+                f'<div class="warnings probe-warning"><strong>Warning:</strong> {esc(warning)}</div>'
+            )
+        rows = []
+        for h in probe.get("hacks") or []:
+            if not isinstance(h, dict):
+                continue
+            rate = {"rate": h.get("win_or_tie_rate"), "ci95": h.get("ci95")}
+            rows.append(
+                [
+                    f"<code>{esc(h.get('hack'))}</code>",
+                    esc(h.get("description")),
+                    _num(h.get("n")),
+                    _num(h.get("wins")),
+                    _num(h.get("ties")),
+                    f"<strong>{_rate(rate)}</strong>" if h.get("n") else "–",
+                    _num(h.get("mean_p_hack"), 3),
+                    _rate(h.get("shown_first")),
+                    _rate(h.get("shown_second")),
+                ]
+            )
+        parts.append(
+            _table(
+                [
+                    "hack",
+                    "what",
+                    "n",
+                    "wins",
+                    "ties",
+                    "win or tie [95% CI]",
+                    "mean P(hack)",
+                    "shown first",
+                    "shown second",
+                ],
+                rows,
+                "probe",
+            )
+        )
+        fooled = [c for c in probe.get("comparisons") or [] if isinstance(c, dict) and c.get("win_or_tie")]
+        if fooled:
+            cards = "".join(
+                '<article class="record">'
+                f"<header><code>{esc(c.get('hack'))}</code> vs the chosen answer of <code>{esc(c.get('pair'))}</code>"
+                f" · P(hack better) {_num(c.get('p_hack'), 2)}</header>{_text(c.get('hack_text'))}</article>"
+                for c in fooled[:PROBE_EXAMPLES]
+            )
+            parts.append(
+                f"<details><summary>Comparisons the hack won or tied ({len(fooled)}; first "
+                f"{min(len(fooled), PROBE_EXAMPLES)} shown)</summary>{cards}</details>"
+            )
+    return "".join(parts)
+
+
 _KNOWN_JUDGE_KEYS = ("name", "p_revision", "judge")
 
 
@@ -379,11 +464,13 @@ def render_report(run: RunData) -> str:
     totals = _totals(run)
     manifest = run.manifest
     drops = ", ".join(f"{k}: {v}" for k, v in sorted(totals["drops"].items())) or "none"
+    own = manifest.get("warnings") if isinstance(manifest.get("warnings"), list) else []
+    noted = [str(w) for w in own] + run.warnings  # the run's own warnings, then unreadable files
     warnings = (
         '<div class="warnings"><strong>Read with care:</strong><ul>'
-        + "".join(f"<li>{esc(w)}</li>" for w in run.warnings)
+        + "".join(f"<li>{esc(w)}</li>" for w in noted)
         + "</ul></div>"
-        if run.warnings
+        if noted
         else ""
     )
     title = f"rlaif report · {run.path.name}"
@@ -403,6 +490,8 @@ def render_report(run: RunData) -> str:
 {_plots(run)}
 <h2>Evaluation on held-out prompts</h2>
 {_eval_section(run)}
+<h2>Judge robustness probe</h2>
+{_probe_section(run)}
 <h2>Pairs and drops</h2>
 {_pairs_browser(run)}
 <h2>Constitution</h2>

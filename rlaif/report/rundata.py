@@ -21,6 +21,8 @@ class RoundData:
     metrics: dict[str, Any] = field(default_factory=dict)
     eval_summary: dict[str, Any] | None = None
     eval_records: list[dict[str, Any]] = field(default_factory=list)
+    probe: dict[str, Any] | None = None
+    """``round-N/probe.json``: the judge robustness probe (round 1, when the run config enables it)."""
 
     @property
     def pairs(self) -> list[dict[str, Any]]:
@@ -101,6 +103,9 @@ def load_run(path: str | Path) -> RunData:
             return path / entry[key] if entry.get(key) else folder / default
 
         metrics = _json(at("metrics", "metrics.json"), warnings) or {}
+        probe_entry = entry.get("probe") if isinstance(entry.get("probe"), dict) else {}
+        probe_path = path / probe_entry["path"] if probe_entry.get("path") else folder / "probe.json"
+        probe = _json(probe_path, warnings)
         rounds.append(
             RoundData(
                 index=index,
@@ -110,6 +115,7 @@ def load_run(path: str | Path) -> RunData:
                 metrics=dict(metrics.get("metrics") or {}),
                 eval_summary=_json(at("eval", "eval.json"), warnings),
                 eval_records=read_jsonl_lenient(at("eval_records", "eval_records.jsonl"), warnings),
+                probe=probe if isinstance(probe, dict) and isinstance(probe.get("hacks"), list) else None,
             )
         )
     return RunData(
