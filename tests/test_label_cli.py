@@ -185,7 +185,7 @@ def test_import_rejects_what_it_cannot_map(labelled_run, tmp_path):
     assert result.exit_code == 0 and "not an item of this target" in result.output
     bad.write_text("{not json")
     result = cli("label", "import", labelled_run, bad)
-    assert result.exit_code == 2 and "neither a JSON document nor JSONL" in result.output
+    assert result.exit_code == 2 and "invalid JSON" in result.output
     bad.write_text(json.dumps([{"something": 1}]))
     assert "cannot tell the export's format" in cli("label", "import", labelled_run, bad).output
 

@@ -192,7 +192,7 @@ def judge_group() -> None:
 )
 @click.option(
     "--per-comparison",
-    type=click.Path(dir_okay=False),
+    type=click.Path(dir_okay=False, writable=True),
     help="Also write every comparison (pair, hack, its text, P(hack better)) to this JSONL.",
 )
 @click.option(

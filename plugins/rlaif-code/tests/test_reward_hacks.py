@@ -18,7 +18,7 @@ from rlaif_code.programs import free_globals, imported_modules
 from rlaif_code.reward import hack_kind
 from rlaif_code.sandbox import Limits
 
-from rlaif.rewards import build_reward
+from rlaif import build_reward
 
 HARNESS = Path(__file__).resolve().parent.parent / "rlaif_code" / "_harness.py"
 

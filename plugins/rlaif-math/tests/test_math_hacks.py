@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from rlaif_math import extract_answers, separate_alternatives
 
-from rlaif.rewards import build_reward
+from rlaif import build_reward
 
 # (name, gold, completion, score before the hedge rules)
 HACKS = [
