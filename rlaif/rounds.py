@@ -60,6 +60,9 @@ class RunResult:
             )
             if entry.get("pairs"):
                 lines.append(f"    pairs:      {self.run_dir / entry['pairs']}")
+            for stage in entry.get("stages") or []:
+                outcome = stage.get("checkpoint") or stage.get("skipped") or "not trained"
+                lines.append(f"    stage {stage.get('stage')} ({stage.get('name')}): {outcome}")
             if entry.get("checkpoint"):
                 lines.append(f"    checkpoint: {self.run_dir / entry['checkpoint']}")
             if entry.get("train_skipped"):
@@ -121,6 +124,7 @@ def _generate_round(
                 seed=config["seed"],
                 round=round_index,
                 pairs=PairSettings.from_config(config["pairs"]),
+                revision_passes=config["revision_passes"],
             )
             result = run_cai(
                 items, constitution, policy, critic, judge, settings, journal, progress, judge_model

@@ -13,6 +13,17 @@ from rlaif.errors import RlaifError
 
 
 @dataclass
+class StageData:
+    """One training stage of a multi-stage round (``round-N/stage-K-<name>/``)."""
+
+    index: int
+    name: str
+    entry: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    log_history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class RoundData:
     index: int
     entry: dict[str, Any]
@@ -21,6 +32,8 @@ class RoundData:
     metrics: dict[str, Any] = field(default_factory=dict)
     eval_summary: dict[str, Any] | None = None
     eval_records: list[dict[str, Any]] = field(default_factory=list)
+    stages: list[StageData] = field(default_factory=list)
+    """Training stages in order when the round trained several (metrics/log_history are then the last one's)."""
 
     @property
     def pairs(self) -> list[dict[str, Any]]:
@@ -99,6 +112,18 @@ def load_run(path: str | Path) -> RunData:
             return path / entry[key] if entry.get(key) else folder / default
 
         metrics = _json(at("metrics", "metrics.json"), warnings) or {}
+        stages = []
+        for number, stage in enumerate(entry.get("stages") or [], start=1):
+            saved = _json(path / stage["metrics"], warnings) or {} if stage.get("metrics") else {}
+            stages.append(
+                StageData(
+                    index=int(stage.get("stage", number)),
+                    name=str(stage.get("name", "?")),
+                    entry=stage,
+                    metrics=dict(saved.get("metrics") or {}),
+                    log_history=list(saved.get("log_history") or []),
+                )
+            )
         rounds.append(
             RoundData(
                 index=index,
@@ -108,6 +133,7 @@ def load_run(path: str | Path) -> RunData:
                 metrics=dict(metrics.get("metrics") or {}),
                 eval_summary=_json(at("eval", "eval.json"), warnings),
                 eval_records=read_jsonl_lenient(at("eval_records", "eval_records.jsonl"), warnings),
+                stages=stages,
             )
         )
     return RunData(
