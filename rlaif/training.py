@@ -239,6 +239,7 @@ def train_on_pairs(
     plugins: tuple[str, ...] = (),
     registry: Registry | None = None,
     stages: list[dict[str, Any]] | None = None,
+    options_source: str = "--option",
 ) -> Any:
     """``rlaif train``: train a policy on a pairs file (JSONL in TRL preference format) or dataset directory.
 
@@ -253,7 +254,7 @@ def train_on_pairs(
         stages = [{"name": optimizer, "options": options or {}}]
     problems = []
     for index, stage in enumerate(stages):
-        where = "--option" if len(stages) == 1 else f"--stages[{index}]"
+        where = options_source if options_source == "--option" else f"{options_source}[{index}]"
         registration = registry.get("optimizers", stage["name"])
         problems += registration.option_problems(stage.get("options") or {}, where, "options")
     if problems:

@@ -206,7 +206,12 @@ def train(
     from rlaif.training import is_main_process, train_on_pairs
 
     result = train_on_pairs(
-        pairs, output_dir, policy, seed=seed, stages=train_stages(optimizers, stages, options)
+        pairs,
+        output_dir,
+        policy,
+        seed=seed,
+        stages=train_stages(optimizers, stages, options),
+        options_source="--option" if stages is None else "--stages",
     )
     if not is_main_process():  # under `accelerate launch`, rank 0 reports
         return
