@@ -98,7 +98,7 @@ def train_round(
             continue
         if stage_entry.get("status") == "skipped":
             continue
-        stage_entry["policy"] = run_dir.relative(Path(weights)) if Path(weights).is_absolute() else weights
+        stage_entry["policy"] = trained[-1]["checkpoint"] if trained else policy_spec
         outcome = _train_stage(config, run_dir, round_index, index, weights, stage_dir, echo, items)
         if isinstance(outcome, str):
             stage_entry.update(status="skipped", skipped=outcome)

@@ -375,6 +375,7 @@ def test_staged_run_resumes_in_dpo_without_redoing_sft(tmp_path, tiny_policy, mo
     assert policies[-1] == str((round_1 / "stage-1-sft" / "checkpoint").resolve())  # DPO starts from SFT
     entry = result.manifest["rounds"][0]
     assert [s["name"] for s in entry["stages"]] == ["sft", "dpo"]
+    assert [s["policy"] for s in entry["stages"]] == [str(tiny_policy), "round-1/stage-1-sft/checkpoint"]
     assert all(s["train_metrics"]["global_step"] == 2 for s in entry["stages"])
     assert entry["checkpoint"] == "round-1/stage-2-dpo/checkpoint" == result.manifest["final_checkpoint"]
     assert (round_1 / "stage-2-dpo" / "metrics.json").exists()
