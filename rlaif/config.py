@@ -30,6 +30,10 @@ from rlaif.settings import RunSettings, run_config_schema
 # Keys that do not change results: a resumed run may differ in these (the judge probe only reads the pairs).
 HARMLESS_KEYS = ("output_dir", "max_prompts", "chunk_size", "plugins", "probe")
 
+# Keys added after runs existed, at the value that reproduces those runs: left out of the hash at that value,
+# so a run directory made before the key existed still resumes.
+LATER_KEYS = {"revision_passes": 1}
+
 
 @dataclass
 class RunConfig:
@@ -80,6 +84,15 @@ class RunConfig:
             registration.require_valid_options(section.options, "judge.options"), pool
         )
 
+    def optimizer_stages(self) -> list[dict[str, Any]]:
+        """The training stages in order, each ``{name, options}`` (one stage when ``optimizer`` is a mapping)."""
+        section = self.raw["optimizer"]
+        return list(section) if isinstance(section, list) else [section]
+
+    def optimizer_where(self, index: int) -> str:
+        """Config path of stage ``index`` (0-based): ``optimizer`` for the single form, ``optimizer[k]``."""
+        return f"optimizer[{index}]" if isinstance(self.raw["optimizer"], list) else "optimizer"
+
     def sampling(self, stage: str) -> GenerationParams:
         values = dict(self.raw[stage])
         values["stop"] = tuple(values.get("stop") or ())
@@ -87,7 +100,11 @@ class RunConfig:
 
     def result_hash(self) -> str:
         """Hash of everything that affects results (for refusing to resume a changed run)."""
-        relevant = {key: value for key, value in self.raw.items() if key not in HARMLESS_KEYS}
+        relevant = {
+            key: value
+            for key, value in self.raw.items()
+            if key not in HARMLESS_KEYS and not (key in LATER_KEYS and value == LATER_KEYS[key])
+        }
         return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def with_overrides(self, **overrides: Any) -> RunConfig:
@@ -107,10 +124,25 @@ def _fill_plugin_defaults(raw: dict[str, Any]) -> None:
         registry = load_registry(raw["plugins"])
     except RlaifError:
         return
-    for section, kind in (("judge", "judges"), ("optimizer", "optimizers")):
-        registration = registry.entries[kind].get(raw[section]["name"])
-        if registration is not None and isinstance(raw[section]["options"], dict):
-            raw[section]["options"] = registration.resolved_options(raw[section]["options"])
+    sections = [(raw["judge"], "judges")]
+    sections += [(stage, "optimizers") for stage in _optimizer_sections(raw)]
+    for section, kind in sections:
+        registration = registry.entries[kind].get(section["name"])
+        if registration is not None and isinstance(section["options"], dict):
+            section["options"] = registration.resolved_options(section["options"])
+
+
+def _optimizer_sections(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """The optimizer stage mappings of ``raw``, their ``name`` (dpo) and ``options`` ({}) defaults filled in.
+
+    The schema's defaults cannot reach inside ``oneOf`` (one mapping or a list of them), so they are set here.
+    """
+    section = raw["optimizer"]
+    stages = section if isinstance(section, list) else [section]
+    for stage in stages:
+        stage.setdefault("name", "dpo")
+        stage.setdefault("options", {})
+    return stages
 
 
 def config_from_dict(
@@ -121,6 +153,7 @@ def config_from_dict(
     if problems:
         raise RlaifError(f"{source or 'run config'}: invalid run config", problems)
     raw = fill_schema_defaults(copy.deepcopy(data), schema)
+    _optimizer_sections(raw)
     _fill_plugin_defaults(raw)
     return RunConfig(raw=raw, source=source, base_dir=base_dir or Path.cwd())
 
@@ -187,11 +220,13 @@ def check_config(config: RunConfig) -> list[Problem]:
         ["judge"],
         base_dir=config.base_dir,
     )  # member judges (ensemble members, a fallback) too
-    name = config.settings.optimizer.name
-    problems += _lookup_problem(registry, "optimizers", name, file, "optimizer.name")
-    problems += _options_problems(
-        "optimizers", name, config.settings.optimizer.options, registry, file, "optimizer.options"
-    )
+    for index, stage in enumerate(config.optimizer_stages()):
+        where = config.optimizer_where(index)
+        problems += _lookup_problem(registry, "optimizers", stage["name"], file, f"{where}.name")
+        problems += _options_problems(
+            "optimizers", stage["name"], stage["options"], registry, file, f"{where}.options"
+        )
+    problems += _revision_pass_problems(config)
     if constitution is not None:
         problems += _score_principle_problems(config, constitution)
 
@@ -242,6 +277,21 @@ def _constitution_reward_problems(constitution: Any, registry: Any) -> list[Prob
                     "rewards", name, options, registry, constitution.source, f"{where}.options"
                 )
     return problems
+
+
+def _revision_pass_problems(config: RunConfig) -> list[Problem]:
+    """Several revision passes refine one revision: only the revision strategy has one."""
+    strategy = config.settings.pairs.strategy
+    if config.settings.revision_passes > 1 and strategy != "revision":
+        return [
+            Problem(
+                f"revision_passes is {config.settings.revision_passes}, but pairs.strategy '{strategy}' makes no "
+                "revisions; use strategy: revision or revision_passes: 1",
+                config.source,
+                "revision_passes",
+            )
+        ]
+    return []
 
 
 def _score_principle_problems(config: RunConfig, constitution: Any) -> list[Problem]:

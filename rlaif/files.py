@@ -342,9 +342,27 @@ def _describe(error: ValidationError) -> str:
         return "; ".join(hints) + f"; allowed keys: {', '.join(allowed)}"
     if error.validator == "required":
         return error.message.replace("is a required property", "is required")
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        kinds = [e.validator_value for e in error.context if e.validator == "type" and not e.relative_path]
+        if len(kinds) == len(error.context):  # the value has none of the forms' types
+            return f"expected {' or '.join(map(str, kinds))}, got {type(error.instance).__name__} {json.dumps(error.instance, default=str)[:60]}"
     if error.validator == "type":
         return f"expected {error.validator_value}, got {type(error.instance).__name__} {json.dumps(error.instance, default=str)[:60]}"
     return error.message
+
+
+def _specific(error: ValidationError) -> ValidationError:
+    """For "matches none of the forms" (``oneOf``/``anyOf``), the failure inside the form the value was
+    closest to: "optimizer[1]: 'name' is required" rather than "[...] is not valid under any of the given
+    schemas". Scalars keep the general message (which form was meant is a guess)."""
+    if error.validator in ("oneOf", "anyOf") and isinstance(error.instance, dict | list):
+        from jsonschema.exceptions import best_match
+
+        # A form whose type the value has failed inside; a root type mismatch means another form was meant.
+        inside = [e for e in error.context or () if e.relative_path or e.validator != "type"]
+        if inside:
+            return _specific(best_match(inside))
+    return error
 
 
 def schema_problems(
@@ -355,7 +373,8 @@ def schema_problems(
     if problems:  # JSON Schema (and JSON itself) knows only text keys and finite numbers; YAML allows more
         return problems
     validator = Draft202012Validator(schema)
-    for error in sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path]):
+    errors = [_specific(error) for error in validator.iter_errors(instance)]
+    for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
         problems.append(
             Problem(_describe(error), file=file, where=field_path([*prefix, *error.absolute_path]))
         )

@@ -61,6 +61,9 @@ class RunResult:
             )
             if entry.get("pairs"):
                 lines.append(f"    pairs:      {self.run_dir / entry['pairs']}")
+            for stage in entry.get("stages") or []:
+                outcome = stage.get("checkpoint") or stage.get("skipped") or "not trained"
+                lines.append(f"    stage {stage.get('stage')} ({stage.get('name')}): {outcome}")
             if entry.get("checkpoint"):
                 lines.append(f"    checkpoint: {self.run_dir / entry['checkpoint']}")
             probe = entry.get("probe") or {}
@@ -130,6 +133,7 @@ def _generate_round(
                 seed=config.settings.seed,
                 round=round_index,
                 pairs=PairSettings.from_config(config.settings.pairs),
+                revision_passes=config.settings.revision_passes,
             )
             result = run_cai(
                 items, constitution, policy, critic, judge, settings, journal, progress, judge_model

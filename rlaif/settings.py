@@ -153,6 +153,8 @@ class PairsSection:
 
 @dataclass
 class OptimizerSection:
+    """One optimizer, e.g. {name: dpo, options: {...}} (the single-stage form; name defaults to dpo)."""
+
     name: str = option("dpo", "A registered optimizer (`rlaif plugins` lists them).")
     options: dict[str, Any] = option(
         {},
@@ -230,8 +232,31 @@ class RunSettings:
     judge: JudgeSection = option(factory=JudgeSection, help="The judge that decides each pair.")
     eval: EvalSection = option(factory=EvalSection, help=EvalSection.__doc__.replace("\n", " "))
     pairs: PairsSection = option(factory=PairsSection, help=PairsSection.__doc__)
-    optimizer: OptimizerSection = option(
-        factory=OptimizerSection, help="How the policy is trained on the data."
+    optimizer: Any = option(
+        {"name": "dpo", "options": {}},
+        "How the policy trains: one optimizer ({name, options}), or a list of stages run in order in every round, "
+        "each starting from the previous stage's checkpoint, e.g. [{name: sft}, {name: dpo}] (SL-CAI then "
+        "preference training). Read it through RunConfig.optimizer_stages().",
+        schema={
+            "oneOf": [
+                options_schema(OptimizerSection),
+                {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"allOf": [options_schema(OptimizerSection), {"required": ["name"]}]},
+                    "description": "Training stages in order; each names its optimizer.",
+                },
+            ]
+        },
+    )
+    revision_passes: int = option(
+        1,
+        "Critique -> revision passes per prompt (the paper's repeated revisions): pass k critiques and revises "
+        "pass k-1's revision, continuing the same conversation, under a newly sampled principle. The judge "
+        "compares the original with the final revision; every pass is kept in the record's `passes`. revision "
+        "strategy only.",
+        minimum=1,
+        maximum=16,
     )
     probe: ProbeSection = option(factory=ProbeSection, help=ProbeSection.__doc__.replace("\n", " "))
     labels: str = option(

@@ -20,6 +20,7 @@ from rlaif.errors import RlaifError
 from rlaif.files import atomic_write_json, iter_jsonl
 from rlaif.models import policy_weights_path
 from rlaif.models.pool import ModelPool
+from rlaif.optimizers.common import NothingToTrain
 from rlaif.plugins import Registry, load_registry
 from rlaif.prompts import load_prompts
 from rlaif.protocols import TrainRequest
@@ -29,16 +30,25 @@ from rlaif.rundir import RunDirectory
 Echo = Callable[[str], None]
 
 
-def build_optimizer(config: RunConfig) -> Any:
-    """The configured optimizer, its options validated and defaults filled in."""
-    section = config.settings.optimizer
-    registration = config.registry.get("optimizers", section.name, config.source)
-    return registration.factory(registration.require_valid_options(section.options, "optimizer.options"))
+def build_optimizer(config: RunConfig, index: int = 0) -> Any:
+    """Training stage ``index``'s optimizer (0: the only one), its options validated and defaults filled in."""
+    section = config.optimizer_stages()[index]
+    registration = config.registry.get("optimizers", section["name"], config.source)
+    where = f"{config.optimizer_where(index)}.options"
+    return registration.factory(registration.require_valid_options(section["options"], where))
 
 
 def optimizer_needs(config: RunConfig) -> str:
-    """``"pairs"`` (offline, e.g. DPO) or ``"prompts"`` (online: GRPO, PPO)."""
-    return getattr(build_optimizer(config), "needs", "pairs")
+    """``"pairs"`` when any stage trains on the round's pairs (DPO, SFT), else ``"prompts"`` (GRPO, PPO only)."""
+    needs = {
+        getattr(build_optimizer(config, i), "needs", "pairs") for i in range(len(config.optimizer_stages()))
+    }
+    return "pairs" if "pairs" in needs else "prompts"
+
+
+def stage_dir_name(index: int, name: str) -> str:
+    """``stage-K-<name>``: the folder of training stage K (1-based) of a multi-stage round or ``rlaif train``."""
+    return f"stage-{index}-{name}"
 
 
 def train_round(
@@ -49,30 +59,108 @@ def train_round(
     echo: Echo,
     items: list | None = None,
 ) -> str | None:
-    """Train this round's policy; returns the new checkpoint's path (relative to the run dir) or None."""
-    from datasets import load_from_disk
+    """Train this round's policy through every stage; returns the final checkpoint (relative) or None.
 
+    One stage writes into ``round-N/`` itself (the layout single-optimizer runs always had). Several stages
+    write into ``round-N/stage-K-<name>/``, each starting from the previous stage's checkpoint and recorded in
+    the round's ``stages`` entries as it finishes, so a resumed run skips finished stages and the interrupted
+    one resumes from its last ``checkpoint-*``.
+    """
     entry = run_dir.round_entry(round_index)
     round_dir = run_dir.round_dir(round_index)
     if entry.get("checkpoint") and (run_dir.path / entry["checkpoint"] / "config.json").exists():
         return entry["checkpoint"]
-    optimizer = build_optimizer(config)
-    name = config.settings.optimizer.name
+    entry.update(round=round_index, policy=entry.get("policy") or policy_spec)
+    stages = config.optimizer_stages()
     weights = policy_weights_path(policy_spec, config.registry, config.base_dir)
+    if len(stages) == 1:
+        outcome = _train_stage(config, run_dir, round_index, 0, weights, round_dir, echo, items)
+        if isinstance(outcome, str):
+            entry["train_skipped"] = outcome
+            echo(f"Round {round_index}: {outcome}; training skipped.")
+            run_dir.save_manifest()
+            return None
+        result, seconds = outcome
+        entry.setdefault("timings", {})["train_s"] = seconds
+        return _record_result(run_dir, entry, round_dir, result, status="trained")
+    recorded = entry.setdefault("stages", [])
+    trained: list[dict[str, Any]] = []
+    for index, stage in enumerate(stages):
+        while len(recorded) <= index:
+            recorded.append({"stage": len(recorded) + 1, "name": stages[len(recorded)]["name"]})
+        stage_entry = recorded[index]
+        stage_dir = round_dir / stage_dir_name(index + 1, stage["name"])
+        finished = stage_entry.get("checkpoint")
+        if finished and (run_dir.path / finished / "config.json").exists():
+            echo(f"Round {round_index}, stage {index + 1} ({stage['name']}): already trained, skipped.")
+            weights = str((run_dir.path / finished).resolve())
+            trained.append(stage_entry)
+            continue
+        if stage_entry.get("status") == "skipped":
+            continue
+        stage_entry["policy"] = trained[-1]["checkpoint"] if trained else policy_spec
+        outcome = _train_stage(config, run_dir, round_index, index, weights, stage_dir, echo, items)
+        if isinstance(outcome, str):
+            stage_entry.update(status="skipped", skipped=outcome)
+            echo(f"Round {round_index}, stage {index + 1} ({stage['name']}): {outcome}; skipped.")
+            run_dir.save_manifest()
+            continue
+        result, seconds = outcome
+        stage_entry.setdefault("timings", {})["train_s"] = seconds
+        _record_result(run_dir, stage_entry, stage_dir, result, status="trained")
+        weights = str(Path(result.checkpoint).resolve())
+        trained.append(stage_entry)
+    if not trained:
+        entry["train_skipped"] = "every training stage was skipped (see stages)"
+        run_dir.save_manifest()
+        return None
+    last = trained[-1]
+    entry.setdefault("timings", {})["train_s"] = round(
+        sum(s.get("timings", {}).get("train_s", 0) for s in recorded), 2
+    )
+    entry.update(
+        status="trained",
+        checkpoint=last["checkpoint"],
+        metrics=last["metrics"],
+        train_metrics=last["train_metrics"],
+    )
+    run_dir.save_manifest()
+    return entry["checkpoint"]
+
+
+def _train_stage(
+    config: RunConfig,
+    run_dir: RunDirectory,
+    round_index: int,
+    index: int,
+    weights: str,
+    output_dir: Path,
+    echo: Echo,
+    items: list | None,
+) -> tuple[Any, float] | str:
+    """Run one stage from ``weights`` into ``output_dir``: ``(TrainResult, seconds)``, or why it was skipped."""
+    from datasets import load_from_disk
+
+    entry = run_dir.round_entry(round_index)
+    optimizer = build_optimizer(config, index)
+    name = config.optimizer_stages()[index]["name"]
+    label = f"round {round_index}" + (f", stage {index + 1}" if len(config.optimizer_stages()) > 1 else "")
+    output_dir.mkdir(parents=True, exist_ok=True)
     if optimizer.needs == "prompts":
         items = load_prompts(config) if items is None else items  # the training split: held-out stays out
         constitution = load_constitution(config.settings.constitution, config.base_dir)
         from rlaif.optimizers.online import constitution_rewards, prompts_dataset
 
         rewards, reward_weights = constitution_rewards(constitution, config.registry)
-        entry.update(round=round_index, policy=policy_spec, counts={"prompts": len(items)})
-        echo(f"Training round {round_index} with {name} on {len(items)} prompts ...")
+        if not entry.get("counts"):
+            entry.update(round=round_index, counts={"prompts": len(items)})
+        echo(f"Training {label} with {name} on {len(items)} prompts ...")
         started = time.perf_counter()
         with config.model_pool() as pool:
             result = optimizer.train(
                 TrainRequest(
                     policy=weights,
-                    output_dir=round_dir,
+                    output_dir=output_dir,
                     prompts=prompts_dataset(items),
                     rewards=rewards,
                     reward_weights=reward_weights,
@@ -80,32 +168,30 @@ def train_round(
                     context=pool,
                 )
             )
-        return _record_training(run_dir, round_index, result, started)
-    if optimizer.needs == "pairs" and entry.get("counts", {}).get("pairs", 0) == 0:
-        entry["train_skipped"] = "no pairs survived judging (all dropped); see drops in counts"
-        echo(f"Round {round_index}: no pairs to train on; training skipped.")
-        run_dir.save_manifest()
-        return None
-    dataset = load_from_disk(str(round_dir / "pairs_dataset"))
-    echo(f"Training round {round_index} with {name} on {len(dataset)} pairs ...")
+        return result, round(time.perf_counter() - started, 2)
+    if entry.get("counts", {}).get("pairs", 0) == 0:
+        return "no pairs survived judging (all dropped); see drops in counts"
+    dataset = load_from_disk(str(run_dir.round_dir(round_index) / "pairs_dataset"))
+    echo(f"Training {label} with {name} on {len(dataset)} pairs ...")
     started = time.perf_counter()
-    result = optimizer.train(
-        TrainRequest(policy=weights, output_dir=round_dir, pairs=dataset, seed=config.settings.seed)
-    )
-    return _record_training(run_dir, round_index, result, started)
+    try:
+        result = optimizer.train(
+            TrainRequest(policy=weights, output_dir=output_dir, pairs=dataset, seed=config.settings.seed)
+        )
+    except NothingToTrain as reason:
+        return reason.message
+    return result, round(time.perf_counter() - started, 2)
 
 
-def _record_training(run_dir: RunDirectory, round_index: int, result: Any, started: float) -> str:
-    entry = run_dir.round_entry(round_index)
-    round_dir = run_dir.round_dir(round_index)
-    atomic_write_json(
-        round_dir / "metrics.json", {"metrics": result.metrics, "log_history": result.log_history}
-    )
-    entry.setdefault("timings", {})["train_s"] = round(time.perf_counter() - started, 2)
+def _record_result(
+    run_dir: RunDirectory, entry: dict[str, Any], folder: Path, result: Any, status: str
+) -> str:
+    """``metrics.json`` in ``folder`` and the manifest entry (a round's or a stage's) pointing at it."""
+    atomic_write_json(folder / "metrics.json", {"metrics": result.metrics, "log_history": result.log_history})
     entry.update(
-        status="trained",
+        status=status,
         checkpoint=run_dir.relative(Path(result.checkpoint)),
-        metrics=run_dir.relative(round_dir / "metrics.json"),
+        metrics=run_dir.relative(folder / "metrics.json"),
         train_metrics={k: v for k, v in result.metrics.items() if isinstance(v, int | float | str | None)},
     )
     run_dir.save_manifest()
@@ -151,43 +237,82 @@ def train_on_pairs(
     seed: int = 0,
     plugins: tuple[str, ...] = (),
     registry: Registry | None = None,
+    stages: list[dict[str, Any]] | None = None,
+    options_source: str = "--option",
 ) -> Any:
     """``rlaif train``: train a policy on a pairs file (JSONL in TRL preference format) or dataset directory.
 
-    Online optimizers (GRPO, PPO) take a prompts file (as in run configs) instead.
+    Online optimizers (GRPO, PPO) take a prompts file (as in run configs) instead; SFT also takes a
+    prompt/completion file. ``stages`` (``[{name, options}, ...]``, as a run config's ``optimizer`` list)
+    trains them in order into ``output_dir/stage-K-<name>/``, each from the previous stage's checkpoint; a
+    stage that finished before (its ``metrics.json`` is there) is skipped on a re-run. Returns the last
+    stage's result.
     """
     registry = registry or load_registry(plugins)
-    registration = registry.get("optimizers", optimizer)
-    problems = registration.option_problems(options or {}, "--option", "options")
+    if stages is None:
+        stages = [{"name": optimizer, "options": options or {}}]
+    problems = []
+    for index, stage in enumerate(stages):
+        where = options_source if options_source == "--option" else f"{options_source}[{index}]"
+        registration = registry.get("optimizers", stage["name"])
+        problems += registration.option_problems(stage.get("options") or {}, where, "options")
     if problems:
-        raise RlaifError(f"invalid options for optimizer '{optimizer}'", problems)
+        names = ", ".join(stage["name"] for stage in stages)
+        raise RlaifError(f"invalid options for optimizer {names}", problems)
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise RlaifError(f"{output_dir}: the output directory is a file")
     path = Path(pairs_path)
-    built = registration.factory(registration.resolved_options(options))
-    online = getattr(built, "needs", "pairs") == "prompts"
     # the user's data is read and checked before the policy is located or loaded: a bad file costs nothing
-    if online:
-        items = load_prompts(config_from_dict({"prompts": str(path.resolve())}))
-    else:
-        dataset = load_pairs_file(path)
-        if len(dataset) == 0:
-            raise RlaifError(f"{path}: no pairs to train on")
+    first = registry.get("optimizers", stages[0]["name"])
+    training_data(first.factory(first.resolved_options(stages[0].get("options"))), path)
     weights = policy_weights_path(policy, registry)
+    result = None
+    for index, stage in enumerate(stages):
+        folder = output_dir if len(stages) == 1 else output_dir / stage_dir_name(index + 1, stage["name"])
+        if len(stages) > 1 and (folder / "metrics.json").exists() and (folder / "checkpoint").is_dir():
+            weights = str((folder / "checkpoint").resolve())  # finished before: the next stage starts here
+            continue
+        registration = registry.get("optimizers", stage["name"])
+        built = registration.factory(registration.resolved_options(stage.get("options")))
+        result = _train_file(built, path, folder, weights, seed, registry)
+        if is_main_process():
+            atomic_write_json(
+                folder / "metrics.json", {"metrics": result.metrics, "log_history": result.log_history}
+            )
+        weights = str(Path(result.checkpoint).resolve())
+    if result is None:  # every stage had finished before
+        from rlaif.protocols import TrainResult
+
+        result = TrainResult(checkpoint=Path(weights), metrics={"skipped": "every stage had finished before"})
+    return result
+
+
+def training_data(built: Any, path: Path) -> tuple[str, Any]:
+    """What an optimizer trains on from a file: ``("prompts", items)`` for online optimizers, else
+    ``("pairs", dataset)`` (or what the optimizer reads itself, e.g. SFT's prompt/completion files)."""
+    if getattr(built, "needs", "pairs") == "prompts":
+        return "prompts", load_prompts(config_from_dict({"prompts": str(path.resolve())}))
+    reader = getattr(built, "dataset_from_file", None) or load_pairs_file
+    dataset = reader(path)
+    if len(dataset) == 0:
+        raise RlaifError(f"{path}: no pairs to train on")
+    return "pairs", dataset
+
+
+def _train_file(built: Any, path: Path, output_dir: Path, weights: str, seed: int, registry: Registry) -> Any:
+    """One optimizer on one data file: prompts for online optimizers, else pairs (or what it reads itself)."""
+    kind, data = training_data(built, path)
     output_dir.mkdir(parents=True, exist_ok=True)
-    if online:
+    if kind == "prompts":
         from rlaif.optimizers.online import prompts_dataset
 
         with ModelPool(registry) as pool:
             request = TrainRequest(
-                policy=weights, output_dir=output_dir, prompts=prompts_dataset(items), seed=seed, context=pool
+                policy=weights, output_dir=output_dir, prompts=prompts_dataset(data), seed=seed, context=pool
             )
-            result = built.train(request)
-    else:
-        result = built.train(TrainRequest(policy=weights, output_dir=output_dir, pairs=dataset, seed=seed))
-    if is_main_process():
-        atomic_write_json(
-            output_dir / "metrics.json", {"metrics": result.metrics, "log_history": result.log_history}
-        )
-    return result
+            return built.train(request)
+    try:
+        return built.train(TrainRequest(policy=weights, output_dir=output_dir, pairs=data, seed=seed))
+    except NothingToTrain as error:
+        raise RlaifError(f"{path}: {error.message}", hint=error.hint) from None

@@ -152,4 +152,4 @@ def test_typed_settings_view_matches_the_raw_config() -> None:
     settings = config.settings
     assert settings.judge.margin == config["judge"]["margin"]
     assert settings.critique.max_new_tokens == 64 and settings.generation.temperature == 0.7
-    assert settings.models.policy == "embedded" and settings.optimizer.options["beta"] == 0.1
+    assert settings.models.policy == "embedded" and config.optimizer_stages()[0]["options"]["beta"] == 0.1

@@ -208,3 +208,22 @@ def test_prefix_cache_on_the_embedded_model_matches_recomputing():
     for a, b in zip(got, expected, strict=True):
         for key in ("raw_p_a_order_ab", "raw_p_a_order_ba"):
             assert a.details[key] == pytest.approx(b.details[key], abs=1e-3)
+
+
+def test_prefix_cache_feeds_a_shared_head_once_per_call_not_once_per_batch(tiny_model_dir):
+    """Few-shot examples open every critique prompt: later batches of the same call reuse their keys."""
+    from rlaif.protocols import GenerationParams
+
+    params = GenerationParams(max_new_tokens=6, temperature=0.0)
+    head = [
+        {"role": "user", "content": "What is 2+2? Please explain how you got there, in a few words."},
+        {"role": "assistant", "content": "Well, let me think about it: two and two make four, so 4."},
+        {"role": "user", "content": "Point out anything that delays the answer."},
+        {"role": "assistant", "content": "The preamble before the answer."},
+    ]
+    prompts = [[*head, *prompt] for prompt in _PROMPTS]
+    cached = TransformersChatModel(tiny_model_dir, device="cpu", batch_size=1)
+    plain = TransformersChatModel(tiny_model_dir, device="cpu", batch_size=1, prefix_cache_mb=0)
+    assert cached.generate(prompts, params) == plain.generate(prompts, params)
+    head_tokens = len(cached.tokenizer(cached.render(head), add_special_tokens=False)["input_ids"])
+    assert cached.prefix_cache.reused_tokens >= 2 * (head_tokens - 2)  # batches 2 and 3 reused the head

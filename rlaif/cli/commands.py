@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
 from rlaif.errors import RlaifError
+from rlaif.files import schema_problems
 from rlaif.hookspecs import hookimpl
 from rlaif.options import parse_option_strings
 
@@ -116,18 +118,64 @@ def generate(
     click.echo(result.summary())
 
 
+def train_stages(
+    optimizers: tuple[str, ...], stages: str | None, options: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """``rlaif train``'s stages from ``--optimizer`` (repeatable), ``--stages`` and ``--option``."""
+    if stages is not None:
+        if optimizers or options:
+            raise RlaifError("--stages names the optimizers and their options; drop --optimizer and --option")
+        value = parse_option_strings((f"stages={stages}",), "--stages")["stages"]
+        problems = schema_problems(value, STAGES_SCHEMA, None, ("--stages",))
+        if problems:
+            raise RlaifError("--stages: expected a list of {name, options}", problems)
+        return [{"name": stage["name"], "options": stage.get("options") or {}} for stage in value]
+    names = optimizers or ("dpo",)
+    if options and len(names) > 1:
+        raise RlaifError(
+            "--option sets one optimizer's options; with several --optimizer stages it is ambiguous",
+            hint="Use --stages '[{name: sft, options: {...}}, {name: dpo, options: {...}}]'.",
+        )
+    parsed = parse_option_strings(options)
+    return [{"name": name, "options": parsed if len(names) == 1 else {}} for name in names]
+
+
+STAGES_SCHEMA = {
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name"],
+        "properties": {"name": {"type": "string"}, "options": {"type": "object"}},
+    },
+}
+
+
 @click.command()
 @click.argument("pairs", type=click.Path(exists=True))
 @click.option(
     "--policy", default="embedded", show_default=True, help="Model to train: 'embedded' or a local directory."
 )
-@click.option("--optimizer", default="dpo", show_default=True, help="A registered optimizer.")
+@click.option(
+    "--optimizer",
+    "optimizers",
+    multiple=True,
+    help="A registered optimizer (default dpo); repeat it to train stages in order, e.g. "
+    "--optimizer sft --optimizer dpo (SL-CAI, then DPO from the SFT checkpoint).",
+)
+@click.option(
+    "--stages",
+    metavar="YAML",
+    help="Training stages with their options, as a run config's optimizer list: "
+    "'[{name: sft, options: {max_steps: 20}}, {name: dpo}]' (or @file.yaml).",
+)
 @click.option(
     "--option",
     "options",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Optimizer option (YAML value), repeatable.",
+    help="Optimizer option (YAML value), repeatable; one optimizer only (use --stages for several).",
 )
 @click.option(
     "--output-dir",
@@ -138,21 +186,37 @@ def generate(
 )
 @click.option("--seed", default=0, show_default=True)
 def train(
-    pairs: str, policy: str, optimizer: str, options: tuple[str, ...], output_dir: str, seed: int
+    pairs: str,
+    policy: str,
+    optimizers: tuple[str, ...],
+    stages: str | None,
+    options: tuple[str, ...],
+    output_dir: str,
+    seed: int,
 ) -> None:
     """Train a policy on PAIRS: a JSONL file in TRL preference format (e.g. a run's pairs.jsonl) or a dataset dir.
 
     Online optimizers (grpo, ppo) take a prompt file instead (JSONL of {"prompt": ...}, as in run configs),
-    with their rewards in options: --option 'rewards=[{name: length, options: {max: 20}}]'.
-    Under `accelerate launch -m rlaif train ...` every process trains; only rank 0 writes and reports.
+    with their rewards in options: --option 'rewards=[{name: length, options: {max: 20}}]'. sft trains on
+    the chosen side of pairs (the revisions, when the file says chosen_source) or on a prompt/completion file.
+    Several stages write OUTPUT_DIR/stage-K-NAME/, each starting from the one before; a re-run skips
+    finished stages. Under `accelerate launch -m rlaif train ...` every process trains; only rank 0 writes.
 
     \b
-    Example:
+    Examples:
       rlaif train runs/default/round-1/pairs.jsonl -o trained --option beta=0.2 --option max_steps=10
+      rlaif train runs/default/round-1/pairs.jsonl -o cai --optimizer sft --optimizer dpo
     """
     from rlaif.training import is_main_process, train_on_pairs
 
-    result = train_on_pairs(pairs, output_dir, policy, optimizer, parse_option_strings(options), seed)
+    result = train_on_pairs(
+        pairs,
+        output_dir,
+        policy,
+        seed=seed,
+        stages=train_stages(optimizers, stages, options),
+        options_source="--option" if stages is None else "--stages",
+    )
     if not is_main_process():  # under `accelerate launch`, rank 0 reports
         return
     click.echo(f"Checkpoint: {result.checkpoint}")

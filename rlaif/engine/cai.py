@@ -34,6 +34,8 @@ class EngineSettings:
     seed: int = 0
     round: int = 1
     pairs: PairSettings = field(default_factory=PairSettings)
+    revision_passes: int = 1
+    """Critique -> revision passes per prompt (run config ``revision_passes``)."""
 
 
 @dataclass
@@ -178,47 +180,40 @@ def _run_chunk(
     answers = meter.run(
         "answer", policy, lambda: policy.generate([i.messages for i in chunk], settings.answer, seeds)
     )
-    critique_turns = [
+    first_turns = [
         critique_conversation(constitution, p, item.messages, answer)
         for item, p, answer in zip(chunk, principles, answers, strict=True)
     ]
-    bar.set_postfix_str("critique")
-    critiques = meter.run(
-        "critique", critic, lambda: critic.generate(critique_turns, settings.critique, seeds)
+    passes = _revision_passes(
+        chunk, constitution, critic, settings, meter, bar, answers, principles, first_turns
     )
-    revision_turns = [
-        revision_conversation(turns, critique, p)
-        for turns, critique, p in zip(critique_turns, critiques, principles, strict=True)
-    ]
-    bar.set_postfix_str("revise")
-    revisions = meter.run(
-        "revision", critic, lambda: critic.generate(revision_turns, settings.revision, seeds)
-    )
-    revisions = [clean_revision(text) for text in revisions]
 
     records: list[dict[str, Any]] = []
     to_judge: list[int] = []
-    for index, (item, answer, revision) in enumerate(zip(chunk, answers, revisions, strict=True)):
+    final_principles: list[Principle] = []
+    for index, (item, answer) in enumerate(zip(chunk, answers, strict=True)):
+        done = passes[index]
+        kept = [p for p in done if p.reason is None]
+        final = kept[-1] if kept else done[0]  # no pass kept: the record shows pass 1, as a one-pass drop
+        final_principles.append(final.principle)
         base = {
             "id": item.id,
             "round": settings.round,
             "seed": seeds[index],
-            "principle_id": principles[index].id,
+            "principle_id": final.principle.id,
             "constitution": constitution.name,
             "models": models,
             "prompt": item.messages,
             "original": answer,
-            "critique": critiques[index],
-            "revision": revision,
+            "critique": final.critique,
+            "revision": final.revision,
         }
+        if settings.revision_passes > 1:
+            base["passes"] = [p.provenance() for p in done]
         if not answer.strip():
             records.append(drop(dict(base), DropReason.EMPTY_ANSWER))
-        elif not revision.strip():
-            records.append(drop(dict(base), DropReason.EMPTY_REVISION))
-        elif revision.strip() == answer.strip():
-            records.append(drop(dict(base), DropReason.REVISION_IDENTICAL))
-        elif revision.strip() == critiques[index].strip():
-            records.append(drop(dict(base), DropReason.REVISION_REPEATS_CRITIQUE))
+        elif not kept:
+            records.append(drop(dict(base), done[0].reason))
         else:
             records.append(base)
             to_judge.append(index)
@@ -229,7 +224,110 @@ def _run_chunk(
             "judge",
             judge_model or judge,
             lambda: judge_revisions(
-                records, to_judge, principles, constitution, judge, settings.margin, settings.pairs
+                records, to_judge, final_principles, constitution, judge, settings.margin, settings.pairs
             ),
         )
     return records
+
+
+@dataclass
+class RevisionPass:
+    """One critique -> revision pass over one prompt's current response."""
+
+    principle: Principle
+    seed: int
+    critique: str
+    revision: str
+    reason: DropReason | None
+    """Why this pass's revision was not kept (the response stays the previous one); None = kept."""
+
+    def provenance(self) -> dict[str, Any]:
+        out = {
+            "principle_id": self.principle.id,
+            "seed": self.seed,
+            "critique": self.critique,
+            "revision": self.revision,
+        }
+        if self.reason is not None:
+            out["dropped_reason"] = self.reason.value
+        return out
+
+
+def revision_problem(previous: str, critique: str, revision: str) -> DropReason | None:
+    """Why a revision is not a usable improvement of ``previous`` (None: it is)."""
+    if not revision.strip():
+        return DropReason.EMPTY_REVISION
+    if revision.strip() == previous.strip():
+        return DropReason.REVISION_IDENTICAL
+    if revision.strip() == critique.strip():
+        return DropReason.REVISION_REPEATS_CRITIQUE
+    return None
+
+
+def _revision_passes(
+    chunk: Sequence[PromptItem],
+    constitution: Constitution,
+    critic: ChatModel,
+    settings: EngineSettings,
+    meter: _StageMeter,
+    bar: Any,
+    answers: Sequence[str],
+    principles: Sequence[Principle],
+    first_turns: Sequence[Conversation],
+) -> list[list[RevisionPass]]:
+    """``settings.revision_passes`` critique -> revision passes, each one batched call per stage.
+
+    Pass 1 critiques the answer under the prompt's own principle (and seed). Pass k > 1 continues the same
+    conversation, the way the paper chains its revisions: after the last kept revision comes a critique
+    request of a newly sampled principle (seeded by ``(seed, round, id, pass)``), then its revision request.
+    Every earlier turn -- few-shot examples, prompt, answer, kept critiques and revisions -- is a prefix of the
+    new prompt, so a backend's prefix cache reuses it. A pass whose revision is empty, unchanged or a copy
+    of its critique is recorded with its reason and the response stays as it was. Items whose answer is empty
+    only get pass 1 (they are dropped either way).
+    """
+    current = list(answers)
+    contexts: list[Conversation] = [turns[:-1] for turns in first_turns]  # ... up to the response
+    out: list[list[RevisionPass]] = [[] for _ in chunk]
+    for number in range(1, settings.revision_passes + 1):
+        if number == 1:
+            active = list(range(len(chunk)))
+            pass_seeds = [prompt_seed(settings.seed, settings.round, item.id) for item in chunk]
+            pass_principles = list(principles)
+            critique_turns = list(first_turns)
+        else:
+            active = [i for i, answer in enumerate(answers) if answer.strip()]
+            if not active:
+                break
+            pass_seeds = [prompt_seed(settings.seed, settings.round, chunk[i].id, number) for i in active]
+            pass_principles = [constitution.sample(random.Random(seed)) for seed in pass_seeds]
+            critique_turns = [
+                [*contexts[i], {"role": "user", "content": p.critique_request}]
+                for i, p in zip(active, pass_principles, strict=True)
+            ]
+        label = "" if settings.revision_passes == 1 else f" {number}/{settings.revision_passes}"
+        bar.set_postfix_str("critique" + label)
+        critiques = meter.run(
+            "critique",
+            critic,
+            lambda turns=critique_turns, s=pass_seeds: critic.generate(turns, settings.critique, s),
+        )
+        revision_turns = [
+            revision_conversation(turns, critique, p)
+            for turns, critique, p in zip(critique_turns, critiques, pass_principles, strict=True)
+        ]
+        bar.set_postfix_str("revise" + label)
+        revisions = meter.run(
+            "revision",
+            critic,
+            lambda turns=revision_turns, s=pass_seeds: critic.generate(turns, settings.revision, s),
+        )
+        for slot, index in enumerate(active):
+            revision = clean_revision(revisions[slot])
+            reason = revision_problem(current[index], critiques[slot], revision)
+            out[index].append(
+                RevisionPass(pass_principles[slot], pass_seeds[slot], critiques[slot], revision, reason)
+            )
+            if reason is None:
+                current[index] = revision
+                contexts[index] = [*revision_turns[slot], {"role": "assistant", "content": revision}]
+    return out

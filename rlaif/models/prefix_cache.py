@@ -81,7 +81,10 @@ class PrefixCache:
     """The rows of the most recent call, looked up by longest common token prefix.
 
     Only the latest call's rows are kept (``commit`` swaps them in), up to ``max_bytes`` of keys and values, in
-    call order: each CAI stage reuses the one before it, so an older call's rows would only cost memory.
+    call order: each CAI stage reuses the one before it, so an older call's rows would only cost memory. The
+    rows of the current call's finished batches are looked up too: prompts that share a head among themselves
+    (a constitution's few-shot examples, which open every critique prompt) feed it once per call, not once
+    per batch.
     """
 
     def __init__(self, max_bytes: int = 1 << 30) -> None:
@@ -118,12 +121,14 @@ class PrefixCache:
     def clear(self) -> None:
         self.rows, self.fingerprint = [], None
 
-    def longest_prefix(self, ids: torch.Tensor) -> tuple[CachedRow | None, int]:
-        """The cached row sharing the longest prefix with ``ids``, and that length (at most ``len(ids) - 1``:
-        the last prompt token must be fed to get the next-token logits)."""
+    def longest_prefix(
+        self, ids: torch.Tensor, rows: Sequence[CachedRow] | None = None
+    ) -> tuple[CachedRow | None, int]:
+        """The row (of ``rows``, default the previous call's) sharing the longest prefix with ``ids``, and that
+        length (at most ``len(ids) - 1``: the last prompt token must be fed to get the next-token logits)."""
         best, best_length = None, 0
         limit = len(ids) - 1
-        for row in self.rows:
+        for row in self.rows if rows is None else rows:
             n = min(limit, len(row.tokens))
             if n <= best_length:
                 continue
@@ -144,7 +149,10 @@ class PrefixCache:
 
         if self.rows and fingerprint != self.fingerprint:
             self.clear()
-        matches = [self.longest_prefix(ids) for ids in prompts]
+        candidates = self.rows
+        if self._staged and fingerprint == self._staged_fingerprint:
+            candidates = [*self.rows, *self._staged]  # this call's earlier batches: same weights
+        matches = [self.longest_prefix(ids, candidates) for ids in prompts]
         reused = [length for _, length in matches]
         width_cached = max(reused)
         width_new = max(len(ids) - r for ids, r in zip(prompts, reused, strict=True))

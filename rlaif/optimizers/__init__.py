@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rlaif.hookspecs import hookimpl
-from rlaif.optimizers import dpo, grpo, ppo
+from rlaif.optimizers import dpo, grpo, ppo, sft
 
 
 def _online_check(optimizer_class):
@@ -29,6 +29,13 @@ def register_optimizers(register):
         description="Direct Preference Optimization (TRL DPOTrainer), full fine-tune or LoRA",
         options=dpo.DPOOptions,
         check=dpo.check_options,
+    )
+    register(
+        "sft",
+        sft.sft_factory,
+        description="Supervised fine-tuning on revisions (SL-CAI; TRL SFTTrainer), completion-only loss",
+        options=sft.SFTOptions,
+        check=sft.check_options,
     )
     register(
         "grpo",

@@ -12,9 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rlaif.errors import RlaifError
 from rlaif.hardware import trainer_precision
 from rlaif.optimizers.scorers import SCORER_LIST_SCHEMA
 from rlaif.options import defaults, option
+
+
+class NothingToTrain(RlaifError):
+    """The data holds no example this optimizer trains on (SFT on revisions when the judge chose no revision).
+
+    Raised before any model is loaded; a staged run records the stage as skipped and hands its starting
+    policy to the next stage.
+    """
 
 
 @dataclass

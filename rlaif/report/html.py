@@ -16,7 +16,7 @@ import yaml
 
 from rlaif.records import count_drops
 from rlaif.report.plots import PLOTS
-from rlaif.report.rundata import RoundData, RunData
+from rlaif.report.rundata import RoundData, RunData, StageData
 
 SAMPLE_PER_ROUND = 40
 EVAL_SAMPLE_PER_ROUND = 24
@@ -87,6 +87,21 @@ def _cards(run: RunData, totals: dict[str, Any]) -> str:
     )
 
 
+def _stage_text(stage: StageData) -> str:
+    """One training stage in the rounds table: its name, loss, steps and time (or why it was skipped)."""
+    label = f"{_num(stage.index)}. <code>{esc(stage.name)}</code>"
+    if stage.entry.get("status") == "skipped":
+        return f"{label} skipped: {esc(stage.entry.get('skipped'))}"
+    if not stage.metrics:
+        return f"{label} not trained yet"
+    seconds = (stage.entry.get("timings") or {}).get("train_s")
+    return (
+        f"{label} loss {_num(stage.metrics.get('first_loss'))} → {_num(stage.metrics.get('last_loss'))}, "
+        f"{_num(stage.metrics.get('global_step'))} steps"
+        + (f", {seconds:.0f}s" if seconds is not None else "")
+    )
+
+
 def _rounds_table(run: RunData) -> str:
     if not run.rounds:
         return '<p class="note">No rounds yet: the run has not generated anything.</p>'
@@ -99,6 +114,8 @@ def _rounds_table(run: RunData) -> str:
             if rnd.metrics
             else esc(rnd.entry.get("train_skipped") or "not trained")
         )
+        if rnd.stages:
+            training = "<br>".join(_stage_text(stage) for stage in rnd.stages)
         rows.append(
             [
                 _num(rnd.index),
@@ -133,6 +150,13 @@ def _constitution(run: RunData) -> str:
     )
 
 
+def _optimizer_names(section: Any) -> str | None:
+    """``dpo``, or the stages in order: ``sft → dpo``."""
+    stages = section if isinstance(section, list) else [section or {}]
+    names = [str(stage.get("name")) for stage in stages if isinstance(stage, dict) and stage.get("name")]
+    return " → ".join(names) or None
+
+
 def _config(run: RunData) -> str:
     if not run.config:
         return '<p class="note">config.yaml not found in the run directory.</p>'
@@ -142,7 +166,7 @@ def _config(run: RunData) -> str:
         ("critic", models.get("critic") or "(policy)"),
         ("judge model", models.get("judge") or "(critic)"),
         ("judge", (run.config.get("judge") or {}).get("name")),
-        ("optimizer", (run.config.get("optimizer") or {}).get("name")),
+        ("optimizer", _optimizer_names(run.config.get("optimizer"))),
         ("prompts", run.config.get("prompts")),
         ("rounds", run.config.get("rounds")),
         ("seed", run.config.get("seed")),

@@ -13,6 +13,17 @@ MAX_WARNINGS_PER_FILE = 10
 
 
 @dataclass
+class StageData:
+    """One training stage of a multi-stage round (``round-N/stage-K-<name>/``)."""
+
+    index: int
+    name: str
+    entry: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    log_history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class RoundData:
     index: int
     entry: dict[str, Any]
@@ -23,6 +34,8 @@ class RoundData:
     eval_records: list[dict[str, Any]] = field(default_factory=list)
     probe: dict[str, Any] | None = None
     """``round-N/probe.json``: the judge robustness probe (round 1, when the run config enables it)."""
+    stages: list[StageData] = field(default_factory=list)
+    """Training stages in order when the round trained several (metrics/log_history are then the last one's)."""
 
     @property
     def pairs(self) -> list[dict[str, Any]]:
@@ -106,6 +119,18 @@ def load_run(path: str | Path) -> RunData:
         probe_entry = entry.get("probe") if isinstance(entry.get("probe"), dict) else {}
         probe_path = path / probe_entry["path"] if probe_entry.get("path") else folder / "probe.json"
         probe = _json(probe_path, warnings)
+        stages = []
+        for number, stage in enumerate(entry.get("stages") or [], start=1):
+            saved = _json(path / stage["metrics"], warnings) or {} if stage.get("metrics") else {}
+            stages.append(
+                StageData(
+                    index=int(stage.get("stage", number)),
+                    name=str(stage.get("name", "?")),
+                    entry=stage,
+                    metrics=dict(saved.get("metrics") or {}),
+                    log_history=list(saved.get("log_history") or []),
+                )
+            )
         rounds.append(
             RoundData(
                 index=index,
@@ -116,6 +141,7 @@ def load_run(path: str | Path) -> RunData:
                 eval_summary=_json(at("eval", "eval.json"), warnings),
                 eval_records=read_jsonl_lenient(at("eval_records", "eval_records.jsonl"), warnings),
                 probe=probe if isinstance(probe, dict) and isinstance(probe.get("hacks"), list) else None,
+                stages=stages,
             )
         )
     return RunData(
