@@ -203,12 +203,35 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def load_pairs_file(path: Path) -> Any:
-    """A pairs JSONL (TRL preference format; a run's records.jsonl too: drops are skipped) or dataset dir."""
+def load_pairs_file(path: Path, labels: str | Path | None = None) -> Any:
+    """A pairs JSONL (TRL preference format; a run's records.jsonl too: drops are skipped) or dataset dir.
+
+    ``labels`` (a ``labels.jsonl`` from ``rlaif label``) overrule the judge first: flips swap chosen and
+    rejected, a human tie drops the pair, a labelled drop (an AI tie) becomes a pair.
+    """
     from datasets import Dataset
 
     from rlaif.files import load_dataset_dir
 
+    if labels is not None:
+        from rlaif.label import apply_labels, read_events
+
+        events, _ = read_events(labels)
+        if path.is_dir():
+            records = [dict(row) for row in load_dataset_dir(path, "pairs dataset")]
+        else:
+            records = [record for _, record in iter_jsonl(path, "pairs file")]
+        rows = []
+        for number, record in enumerate(apply_labels(records, events), start=1):
+            if "status" in record and not is_pair(record):
+                continue
+            problems = pair_record_problems(record)
+            if problems:
+                raise RlaifError(
+                    f"{path}: record {number}: {'; '.join(problems)} (expected TRL preference format)"
+                )
+            rows.append({key: record[key] for key in ("prompt", "chosen", "rejected")})
+        return Dataset.from_list(rows)
     if path.is_dir():
         dataset = load_dataset_dir(path, "pairs dataset")
         missing = [key for key in ("prompt", "chosen", "rejected") if key not in dataset.column_names]
@@ -239,6 +262,7 @@ def train_on_pairs(
     registry: Registry | None = None,
     stages: list[dict[str, Any]] | None = None,
     options_source: str = "--option",
+    labels: str | Path | None = None,
 ) -> Any:
     """``rlaif train``: train a policy on a pairs file (JSONL in TRL preference format) or dataset directory.
 
@@ -265,7 +289,7 @@ def train_on_pairs(
     path = Path(pairs_path)
     # the user's data is read and checked before the policy is located or loaded: a bad file costs nothing
     first = registry.get("optimizers", stages[0]["name"])
-    training_data(first.factory(first.resolved_options(stages[0].get("options"))), path)
+    training_data(first.factory(first.resolved_options(stages[0].get("options"))), path, labels)
     weights = policy_weights_path(policy, registry)
     result = None
     for index, stage in enumerate(stages):
@@ -275,7 +299,7 @@ def train_on_pairs(
             continue
         registration = registry.get("optimizers", stage["name"])
         built = registration.factory(registration.resolved_options(stage.get("options")))
-        result = _train_file(built, path, folder, weights, seed, registry)
+        result = _train_file(built, path, folder, weights, seed, registry, labels)
         if is_main_process():
             atomic_write_json(
                 folder / "metrics.json", {"metrics": result.metrics, "log_history": result.log_history}
@@ -288,21 +312,29 @@ def train_on_pairs(
     return result
 
 
-def training_data(built: Any, path: Path) -> tuple[str, Any]:
+def training_data(built: Any, path: Path, labels: str | Path | None = None) -> tuple[str, Any]:
     """What an optimizer trains on from a file: ``("prompts", items)`` for online optimizers, else
     ``("pairs", dataset)`` (or what the optimizer reads itself, e.g. SFT's prompt/completion files)."""
     if getattr(built, "needs", "pairs") == "prompts":
         return "prompts", load_prompts(config_from_dict({"prompts": str(path.resolve())}))
-    reader = getattr(built, "dataset_from_file", None) or load_pairs_file
-    dataset = reader(path)
+    reader = getattr(built, "dataset_from_file", None)
+    dataset = reader(path) if reader is not None and labels is None else load_pairs_file(path, labels)
     if len(dataset) == 0:
         raise RlaifError(f"{path}: no pairs to train on")
     return "pairs", dataset
 
 
-def _train_file(built: Any, path: Path, output_dir: Path, weights: str, seed: int, registry: Registry) -> Any:
+def _train_file(
+    built: Any,
+    path: Path,
+    output_dir: Path,
+    weights: str,
+    seed: int,
+    registry: Registry,
+    labels: str | Path | None = None,
+) -> Any:
     """One optimizer on one data file: prompts for online optimizers, else pairs (or what it reads itself)."""
-    kind, data = training_data(built, path)
+    kind, data = training_data(built, path, labels)
     output_dir.mkdir(parents=True, exist_ok=True)
     if kind == "prompts":
         from rlaif.optimizers.online import prompts_dataset

@@ -72,12 +72,23 @@ Commands not listed get only the broken file plus DEFAULT_VALUES for their other
 
 
 ACCEPTED: dict[tuple[str, str, str], str] = {
-    ("label serve", "labels", "empty"): "an empty labels file is a store with no labels yet: serving it is right",
-    ("label import", "labels", "empty"): "an empty labels file is a store with no labels yet: importing into it "
-    "is right",
+    (
+        "label serve",
+        "labels",
+        "empty",
+    ): "an empty labels file is a store with no labels yet: serving it is right",
+    (
+        "label import",
+        "labels",
+        "empty",
+    ): "an empty labels file is a store with no labels yet: importing into it is right",
     ("label import", "labels", "missing"): "import creates the labels file it adds to",
     ("label serve", "labels", "missing"): "serving creates the labels file it appends to",
-    ("label serve", "labels", "truncated-json"): "a torn last line is what a crash mid-append leaves: the store "
+    (
+        "label serve",
+        "labels",
+        "truncated-json",
+    ): "a torn last line is what a crash mid-append leaves: the store "
     "must reopen it (and starts its next event on a fresh line)",
     ("label import", "labels", "truncated-json"): "a torn last line is what a crash mid-append leaves",
 }
@@ -261,8 +272,7 @@ def command_line(cli: click.Group, target: FileParam, bad: Path, workdir: Path) 
         if param.name == target.name:
             given = [str(bad)]
         elif (
-            not param.required
-            and target.name in ALSO_NEEDED.get(name, {}).get(param.name, (target.name,))
+            not param.required and target.name in ALSO_NEEDED.get(name, {}).get(param.name, (target.name,))
         ) or any(opt in args for opt in param.opts):
             continue
         elif is_file_param(param) and is_output(param):
@@ -374,7 +384,9 @@ def test_every_file_input_rejects_a_broken_file(
     if (target.id.split(":")[0], target.name, case) in ACCEPTED:
         assert result.exit_code == 0 or isinstance(result.exception, ServedAfterChecks), shown
         return
-    assert not isinstance(result.exception, ServedAfterChecks), f"a server would start on a broken file:\n{shown}"
+    assert not isinstance(result.exception, ServedAfterChecks), (
+        f"a server would start on a broken file:\n{shown}"
+    )
     assert "Traceback" not in result.output, shown
     assert result.exception is None or isinstance(result.exception, SystemExit), (
         f"{shown}\n{result.exception!r}"

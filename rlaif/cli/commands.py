@@ -185,6 +185,12 @@ STAGES_SCHEMA = {
     help="Where the checkpoint goes.",
 )
 @click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--labels",
+    type=click.Path(dir_okay=False),
+    help="Expert labels (rlaif label's labels.jsonl) that overrule the judge: flips swap chosen/rejected, ties "
+    "drop the pair, a labelled AI tie in a records.jsonl becomes a pair.",
+)
 def train(
     pairs: str,
     policy: str,
@@ -193,6 +199,7 @@ def train(
     options: tuple[str, ...],
     output_dir: str,
     seed: int,
+    labels: str | None,
 ) -> None:
     """Train a policy on PAIRS: a JSONL file in TRL preference format (e.g. a run's pairs.jsonl) or a dataset dir.
 
@@ -206,6 +213,7 @@ def train(
     Examples:
       rlaif train runs/default/round-1/pairs.jsonl -o trained --option beta=0.2 --option max_steps=10
       rlaif train runs/default/round-1/pairs.jsonl -o cai --optimizer sft --optimizer dpo
+      rlaif train runs/default/round-1/records.jsonl -o relabelled --labels runs/default/labels.jsonl
     """
     from rlaif.training import is_main_process, train_on_pairs
 
@@ -216,6 +224,7 @@ def train(
         seed=seed,
         stages=train_stages(optimizers, stages, options),
         options_source="--option" if stages is None else "--stages",
+        labels=labels,
     )
     if not is_main_process():  # under `accelerate launch`, rank 0 reports
         return

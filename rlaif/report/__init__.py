@@ -19,9 +19,24 @@ def write_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
     from rlaif.report.rundata import load_run
 
     run = load_run(run_dir)
+    run.labels = _label_figures(run.path, run.warnings)
     path = Path(output) if output is not None else Path(run_dir) / "report.html"
     atomic_write_text(path, render_report(run))
     return path
+
+
+def _label_figures(path: Path, warnings: list[str]) -> dict[str, Any] | None:
+    """Expert labels' figures when the run has a ``labels.jsonl``; a broken labels file is a warning."""
+    if not (path / "labels.jsonl").is_file():
+        return None
+    from rlaif.errors import RlaifError
+    from rlaif.label import run_label_figures
+
+    try:
+        return run_label_figures(path)
+    except RlaifError as error:
+        warnings.append(f"labels.jsonl: {error.message}")
+        return None
 
 
 @hookimpl

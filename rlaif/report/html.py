@@ -484,6 +484,37 @@ SCRIPT = """
 """
 
 
+def _labels_section(run: RunData) -> str:
+    """Judge-expert agreement from ``rlaif label`` (numbers and principle ids only; no model text here)."""
+    figures = run.labels
+    if not figures:
+        return (
+            '<p class="note">No expert labels yet. <code>rlaif label RUN_DIR</code> opens a page where your '
+            "experts label pairs blind; their verdicts then measure the judge here and overrule it in training "
+            "(docs/labelling.md).</p>"
+        )
+    judge = figures.get("judge") or {}
+
+    def agreement(values: dict[str, Any]) -> str:
+        if values.get("agreement") is None:
+            return "–"
+        low, high = values.get("ci95") or (None, None)
+        return f"{_num(values['agreement'], 2)} [{_num(low, 2)}, {_num(high, 2)}] (n {_num(values.get('n'))})"
+
+    rows = "".join(
+        f"<tr><td>{esc(name)}</td><td>{agreement(values)}</td></tr>"
+        for name, values in sorted((figures.get("judge_per_principle") or {}).items())
+    )
+    labellers = ", ".join(str(name) for name in figures.get("labellers") or []) or "–"
+    return (
+        f"<p>Judge-expert agreement {agreement(judge)} (95% interval) on {_num(figures.get('labelled_items'))} "
+        f"labelled of {_num(figures.get('items'))} items; disagreements: {_num(figures.get('disagreements'))}; "
+        f"labellers: {esc(labellers)}. <code>rlaif label RUN_DIR</code> shows the disagreements with the "
+        "judge's probabilities and critique.</p>"
+        + (f"<table><tr><th>principle</th><th>agreement</th></tr>{rows}</table>" if rows else "")
+    )
+
+
 def render_report(run: RunData) -> str:
     totals = _totals(run)
     manifest = run.manifest
@@ -516,6 +547,8 @@ def render_report(run: RunData) -> str:
 {_eval_section(run)}
 <h2>Judge robustness probe</h2>
 {_probe_section(run)}
+<h2>Experts vs the judge</h2>
+{_labels_section(run)}
 <h2>Pairs and drops</h2>
 {_pairs_browser(run)}
 <h2>Constitution</h2>

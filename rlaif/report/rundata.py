@@ -50,6 +50,9 @@ class RunData:
     constitution: dict[str, Any]
     rounds: list[RoundData]
     warnings: list[str] = field(default_factory=list)
+    labels: dict[str, Any] | None = None
+    """Expert labels of this run (``labels.jsonl``): judge-expert agreement, disagreements, labellers (filled in
+    by :func:`rlaif.report.write_report`, which knows about labels; this module only reads the run)."""
 
 
 def read_jsonl_lenient(path: Path, warnings: list[str]) -> list[dict[str, Any]]:
