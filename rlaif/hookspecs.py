@@ -108,7 +108,9 @@ def register_rewards(register: Register) -> None:
     ``factory(options: dict) -> Reward`` must return a callable shaped like a TRL reward function,
     ``reward(prompts, completions, **columns) -> list[float | None]`` (``None``: cannot judge this row), so any
     reward works in GRPO unchanged. Optionally ``details(prompts, completions, **columns)`` returning
-    ``{score, status, message}`` per row (``rlaif rewards score``, eval pass rates). Built when a constitution
+    ``{score, status, message}`` per row (``rlaif rewards score``, eval pass rates), and ``hack_counts``
+    (kind -> attempts caught) for a reward that recognises attempts to game it: online optimizers log them as
+    ``hacks/<reward>/<kind>`` and ``hacks_total`` (see the code reward). Built when a constitution
     principle, an online optimizer, ``rlaif eval`` or ``rlaif rewards score`` names it. Rewards are attack
     surfaces: an optimizer will find any way to be paid without doing the task.
     """

@@ -197,3 +197,29 @@ def test_scorers_mix_weighted_rewards_and_judges_with_the_given_context():
     assert set(means) == {"keyword_reward", "length", "judge:keyword-score"}
     with pytest.raises(RlaifError, match="cannot score single responses"):
         build_scorers({"judges": [{"name": "pairwise"}]}, context=context, registry=registry)
+
+
+def test_hack_metrics_count_what_the_rewards_caught():
+    """The code reward tallies the guards that fired; online optimizers log them (through name wrappers too)."""
+    from collections import Counter
+
+    from rlaif.optimizers.scorers import _named, hack_metrics
+
+    class Caught:
+        def __init__(self):
+            self.hack_counts = Counter({"non-plain value": 3, "frame access": 1})
+
+        def __call__(self, prompts, completions, **columns):
+            return [0.0 for _ in completions]
+
+    class Honest:
+        def __call__(self, prompts, completions, **columns):
+            return [1.0 for _ in completions]
+
+    wrapped = _named(Caught(), "code", force=True)
+    assert hack_metrics([wrapped, _named(Honest(), "length", force=True)]) == {
+        "hacks/code/non-plain value": 3,
+        "hacks/code/frame access": 1,
+        "hacks_total": 4,
+    }
+    assert hack_metrics([Honest()]) == {}

@@ -29,7 +29,7 @@ from rlaif.optimizers.common import (
     trainer_arguments,
 )
 from rlaif.optimizers.online import online_scorers
-from rlaif.optimizers.scorers import scorer_problems
+from rlaif.optimizers.scorers import hack_metrics, scorer_problems
 from rlaif.options import defaults, option
 from rlaif.protocols import TrainRequest, TrainResult
 
@@ -153,6 +153,7 @@ class GRPOOptimizer:
         metrics.update(monitor_metrics(trainer.state.log_history))
         metrics["resumed_from"] = resume
         metrics["kl_early_stop_step"] = getattr(callback, "stopped_at", None)
+        metrics.update(hack_metrics(funcs))
         return TrainResult(
             checkpoint=checkpoint, metrics=metrics, log_history=list(trainer.state.log_history)
         )

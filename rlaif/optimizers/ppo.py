@@ -34,7 +34,7 @@ from rlaif.errors import Problem
 from rlaif.hardware import accelerate_precision, prepare_tokenizer
 from rlaif.optimizers.common import OnlineOptions, OptimizerOptions, lora_config
 from rlaif.optimizers.online import online_scorers
-from rlaif.optimizers.scorers import scorer_problems, weighted_scores
+from rlaif.optimizers.scorers import hack_metrics, scorer_problems, weighted_scores
 from rlaif.options import defaults, option
 from rlaif.protocols import TrainRequest, TrainResult
 
@@ -227,6 +227,7 @@ class PPOOptimizer:
             kl_early_stop_step=stopped_early,
             resumed_from=str(resume_dir) if resume_dir else None,
         )
+        metrics.update(hack_metrics(funcs))
         return TrainResult(checkpoint=checkpoint, metrics=metrics, log_history=history)
 
     def _ppo_step(

@@ -52,6 +52,23 @@ def scorer_problems(options: dict[str, Any], registry: Any, optimizer: str) -> l
     return problems
 
 
+def hack_metrics(funcs: Sequence[Any]) -> dict[str, int]:
+    """Reward-hack attempts the rewards caught while training, for the run's metrics and report.
+
+    A reward that recognises attempts to game it (the code reward's harness reports which guard fired) exposes
+    ``hack_counts`` (kind -> count); online optimizers add them as ``hacks/<reward>/<kind>`` and
+    ``hacks_total``. A policy that learns to try hacks shows here even when every attempt scored 0.
+    """
+    out: dict[str, int] = {}
+    for func in funcs:
+        counts = getattr(getattr(func, "__wrapped__", func), "hack_counts", None)
+        for kind, count in dict(counts or {}).items():
+            out[f"hacks/{getattr(func, '__name__', 'reward')}/{kind}"] = int(count)
+    if out:
+        out["hacks_total"] = sum(out.values())
+    return out
+
+
 def _named(func: Any, name: str, force: bool = False) -> Any:
     """Give ``func`` a ``__name__`` (TRL logs each reward as ``rewards/<__name__>/mean``)."""
     if force or not hasattr(func, "__name__"):
@@ -63,6 +80,7 @@ def _named(func: Any, name: str, force: bool = False) -> Any:
                 return func(*args, **kwargs)
 
             named.__name__ = name
+            named.__wrapped__ = func  # type: ignore[attr-defined]  (hack_metrics looks through it)
             return named
     return func
 

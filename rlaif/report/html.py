@@ -116,6 +116,13 @@ def _rounds_table(run: RunData) -> str:
         )
         if rnd.stages:
             training = "<br>".join(_stage_text(stage) for stage in rnd.stages)
+        if rnd.metrics.get("hacks_total"):
+            kinds = ", ".join(
+                f"{esc(key.split('/')[-1])} {_num(value)}"
+                for key, value in sorted(rnd.metrics.items())
+                if key.startswith("hacks/")
+            )
+            training += f'<br><span class="warn">reward hacks caught: {_num(rnd.metrics["hacks_total"])} ({kinds})</span>'
         rows.append(
             [
                 _num(rnd.index),

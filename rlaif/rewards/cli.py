@@ -89,6 +89,8 @@ def score(
                     row[field] = record[field]
                     break
             row.update(score=result["score"], status=result["status"], message=result.get("message", ""))
+            if result.get("hack"):
+                row["hack"] = result["hack"]
             rows.append(row)
         write_jsonl(output, rows)  # temp file + rename: an interrupted scoring never leaves half a file
     summary = summarize(results)
@@ -99,5 +101,7 @@ def score(
     click.echo(f"reward {reward_name}: n={summary['n']} mean={mean} pass_rate={summary['pass_rate']:.4f}")
     for status, count in summary["statuses"].items():
         click.echo(f"  {status:>8}: {count}")
+    for hack, count in (summary.get("hacks") or {}).items():
+        click.echo(f"  hack caught: {hack}: {count}")
     if output is not None:
         click.echo(f"per-record results: {output}")

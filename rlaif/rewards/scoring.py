@@ -93,11 +93,16 @@ def score_records(
 
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """n, mean score, pass rate, statuses, and (for rewards that recognise them) the hack attempts caught."""
     scores = [r["score"] for r in results if r["score"] is not None]
     statuses = Counter(r["status"] for r in results)
-    return {
+    hacks = Counter(str(r["hack"]) for r in results if r.get("hack"))
+    summary = {
         "n": len(results),
         "mean": sum(scores) / len(scores) if scores else None,
         "pass_rate": statuses.get("passed", 0) / len(results) if results else None,
         "statuses": dict(sorted(statuses.items())),
     }
+    if hacks:
+        summary["hacks"] = dict(sorted(hacks.items()))
+    return summary
