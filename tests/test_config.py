@@ -117,3 +117,18 @@ def test_scientific_notation_is_a_number(tmp_path):
     config = load_config(path)
     assert config["optimizer"]["options"]["learning_rate"] == 1e-5
     assert check_config(config) == []
+
+
+def test_trainer_optimizers_share_one_trl_args_check():
+    """DPO and SFT refuse the same impossible settings, each naming its own TRL config."""
+    from rlaif.optimizers.common import trainer_option_problems
+    from rlaif.optimizers.dpo import DPOOptions
+    from rlaif.optimizers.sft import SFTOptions
+
+    dpo = trainer_option_problems(
+        {"max_steps": 0, "trl_args": {"beta": 1, "seed": 3, "learnin_rate": 1}}, DPOOptions, "DPOConfig"
+    )
+    assert [p.where for p in dpo] == ["max_steps", "trl_args.beta", "trl_args.seed", "trl_args.learnin_rate"]
+    assert "did you mean 'learning_rate'" in dpo[-1].message
+    sft = trainer_option_problems({"trl_args": {"packin": True}}, SFTOptions, "SFTConfig")
+    assert sft[0].message == "'packin' is not an SFTConfig field (did you mean 'packing'?)"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlaif.errors import RlaifError
+from rlaif.errors import Problem, RlaifError, closest
 from rlaif.hardware import trainer_precision
 from rlaif.optimizers.scorers import SCORER_LIST_SCHEMA
 from rlaif.options import defaults, option
@@ -84,6 +84,61 @@ class OnlineOptions:
 
 def option_names(options_class: type) -> set[str]:
     return {field.name for field in dataclasses.fields(options_class)}
+
+
+SET_BY_RLAIF = (
+    "output_dir",
+    "save_strategy",
+    "save_total_limit",
+    "seed",
+    "disable_tqdm",
+    "bf16",
+    "fp16",
+    "use_cpu",
+)
+"""TRL config fields rlaif sets itself (run layout, resume, precision); ``trl_args`` may not override them."""
+
+
+def trainer_option_problems(options: dict[str, Any], options_class: type, trl_config: str) -> list[Problem]:
+    """Settings a TRL-trainer optimizer's schema allows but training cannot run with (``check`` hook):
+    a non-positive ``max_steps`` other than -1, and ``trl_args`` keys that are options of their own, set by
+    rlaif, or not fields of the TRL config ``trl_config`` (e.g. ``"DPOConfig"``) at all."""
+    problems = []
+    max_steps = options.get("max_steps", -1)
+    if max_steps == 0 or max_steps < -1:
+        problems.append(
+            Problem(
+                f"max_steps is {max_steps}: use a positive number of steps, or -1 to let num_train_epochs decide",
+                where="max_steps",
+            )
+        )
+    unknown = []
+    for key in options.get("trl_args") or {}:
+        if key in option_names(options_class):
+            problems.append(
+                Problem(
+                    f"'{key}' is an option of its own: set optimizer.options.{key}", where=f"trl_args.{key}"
+                )
+            )
+        elif key in SET_BY_RLAIF:
+            problems.append(
+                Problem(f"'{key}' is set by rlaif (run layout, resume, precision)", where=f"trl_args.{key}")
+            )
+        else:
+            unknown.append(key)
+    if unknown:  # only then pay for importing TRL
+        import trl
+
+        fields = [field.name for field in dataclasses.fields(getattr(trl, trl_config))]
+        for key in unknown:
+            if key not in fields:
+                suggestion = closest(key, fields)
+                hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
+                article = "an" if trl_config[0] in "AEIOSU" else "a"
+                problems.append(
+                    Problem(f"'{key}' is not {article} {trl_config} field{hint}", where=f"trl_args.{key}")
+                )
+    return problems
 
 
 def precision_flags() -> dict[str, Any]:

@@ -13,19 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlaif.errors import Problem, closest
+from rlaif.errors import Problem
 from rlaif.hardware import prepare_tokenizer
 from rlaif.optimizers.common import (
     TrainerOptions,
     last_checkpoint,
     lora_config,
     monitor_metrics,
-    option_names,
     precision_flags,
     preference_lengths,
     save_checkpoint,
     train_metrics,
     trainer_arguments,
+    trainer_option_problems,
 )
 from rlaif.options import defaults, option
 from rlaif.protocols import TrainRequest, TrainResult
@@ -68,58 +68,9 @@ class DPOOptions(TrainerOptions):
     max_length: int = option(512, "Prompt + response tokens.", minimum=8)
 
 
-SET_BY_RLAIF = (
-    "output_dir",
-    "save_strategy",
-    "save_total_limit",
-    "seed",
-    "disable_tqdm",
-    "bf16",
-    "fp16",
-    "use_cpu",
-)
-"""DPOConfig fields rlaif sets itself (run layout, resume, precision); ``trl_args`` may not override them."""
-
-
 def check_options(options: dict[str, Any]) -> list[Problem]:
     """Settings the schema allows but training cannot run with; found before any generation starts."""
-    problems = []
-    if options.get("max_steps", -1) == 0 or options.get("max_steps", -1) < -1:
-        problems.append(
-            Problem(
-                f"max_steps is {options['max_steps']}: use a positive number of steps, or -1 to let "
-                "num_train_epochs decide",
-                where="max_steps",
-            )
-        )
-    trl_args = options.get("trl_args") or {}
-    for key in trl_args:
-        if key in option_names(DPOOptions):
-            problems.append(
-                Problem(
-                    f"'{key}' is an option of its own: set optimizer.options.{key}", where=f"trl_args.{key}"
-                )
-            )
-        elif key in SET_BY_RLAIF:
-            problems.append(
-                Problem(
-                    f"'{key}' is set by rlaif (run layout, resume, precision)",
-                    where=f"trl_args.{key}",
-                )
-            )
-    unknown = [key for key in trl_args if key not in option_names(DPOOptions) and key not in SET_BY_RLAIF]
-    if unknown:  # only then pay for importing TRL
-        import dataclasses
-
-        from trl import DPOConfig
-
-        fields = [f.name for f in dataclasses.fields(DPOConfig)]
-        for key in unknown:
-            if key not in fields:
-                suggestion = closest(key, fields)
-                hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
-                problems.append(Problem(f"'{key}' is not a DPOConfig field{hint}", where=f"trl_args.{key}"))
-    return problems
+    return trainer_option_problems(options, DPOOptions, "DPOConfig")
 
 
 def precompute_reference(opts: dict[str, Any]) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from rlaif.errors import Problem, RlaifError, closest
+from rlaif.errors import Problem, RlaifError
 from rlaif.hardware import prepare_tokenizer
 from rlaif.optimizers.common import (
     NothingToTrain,
@@ -23,10 +23,10 @@ from rlaif.optimizers.common import (
     last_checkpoint,
     lora_config,
     monitor_metrics,
-    option_names,
     save_checkpoint,
     train_metrics,
     trainer_arguments,
+    trainer_option_problems,
 )
 from rlaif.options import defaults, option, options_schema
 from rlaif.protocols import TrainRequest, TrainResult
@@ -57,55 +57,10 @@ class SFTOptions(TrainerOptions):
 
 OPTIONS_SCHEMA = options_schema(SFTOptions)
 
-SET_BY_RLAIF = (
-    "output_dir",
-    "save_strategy",
-    "save_total_limit",
-    "seed",
-    "disable_tqdm",
-    "bf16",
-    "fp16",
-    "use_cpu",
-)
-"""SFTConfig fields rlaif sets itself (run layout, resume, precision); ``trl_args`` may not override them."""
-
 
 def check_options(options: dict[str, Any]) -> list[Problem]:
     """Settings the schema allows but training cannot run with; found before any generation starts."""
-    problems = []
-    if options.get("max_steps", -1) == 0 or options.get("max_steps", -1) < -1:
-        problems.append(
-            Problem(
-                f"max_steps is {options['max_steps']}: use a positive number of steps, or -1 to let "
-                "num_train_epochs decide",
-                where="max_steps",
-            )
-        )
-    trl_args = options.get("trl_args") or {}
-    unknown = []
-    for key in trl_args:
-        if key in option_names(SFTOptions):
-            problems.append(
-                Problem(f"'{key}' is an option of its own: set it in the options", where=f"trl_args.{key}")
-            )
-        elif key in SET_BY_RLAIF:
-            problems.append(
-                Problem(f"'{key}' is set by rlaif (run layout, resume, precision)", where=f"trl_args.{key}")
-            )
-        else:
-            unknown.append(key)
-    if unknown:  # only then pay for importing TRL
-        import dataclasses
-
-        from trl import SFTConfig
-
-        fields = [f.name for f in dataclasses.fields(SFTConfig)]
-        for key in unknown:
-            if key not in fields:
-                suggestion = closest(key, fields)
-                hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
-                problems.append(Problem(f"'{key}' is not an SFTConfig field{hint}", where=f"trl_args.{key}"))
-    return problems
+    return trainer_option_problems(options, SFTOptions, "SFTConfig")
 
 
 def sft_dataset(dataset: Any, train_on: str = "revisions") -> Any:
