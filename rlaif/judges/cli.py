@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -34,6 +35,44 @@ def _json_safe(value):
     return None if isinstance(value, float) and (math.isnan(value) or math.isinf(value)) else value
 
 
+def _judge_options(command: Any) -> Any:
+    """The options that build a judge from a run config with overrides (judge-eval and judge probe)."""
+    for decorator in reversed(
+        [
+            click.option("--judge", "judge_name", help="A registered judge (default: the config's judge)."),
+            click.option(
+                "--option",
+                "options",
+                multiple=True,
+                metavar="KEY=VALUE",
+                help="Judge option (YAML value); repeatable.",
+            ),
+            click.option("--model", help="Judge model spec (default: the config's judge model)."),
+            click.option(
+                "--limit", type=click.IntRange(min=1), help="Only the first N pairs (after --offset)."
+            ),
+            click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip the first N pairs."),
+            click.option(
+                "--principle",
+                "principle_id",
+                help="Principle id in the config's constitution (default: the first).",
+            ),
+            click.option("--question", help="A custom judging question instead of a principle."),
+        ]
+    ):
+        command = decorator(command)
+    return command
+
+
+def _batch_options(command: Any) -> Any:
+    command = click.option(
+        "--context-turns",
+        type=click.IntRange(min=1),
+        help="Keep only the last N prompt messages of each pair (faster on long multi-turn data).",
+    )(command)
+    return click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)(command)
+
+
 @click.command("judge-eval")
 @click.argument("config", required=False, type=click.Path(dir_okay=False))
 @click.option(
@@ -46,23 +85,8 @@ def _json_safe(value):
     type=click.Path(exists=True),
     help="Instead of --data: expert labels from `rlaif label` (a labels.jsonl, or the labelled TARGET).",
 )
-@click.option("--judge", "judge_name", help="A registered judge (default: the config's judge).")
-@click.option(
-    "--option", "options", multiple=True, metavar="KEY=VALUE", help="Judge option (YAML value); repeatable."
-)
-@click.option("--model", help="Judge model spec (default: the config's judge model).")
-@click.option("--limit", type=click.IntRange(min=1), help="Only the first N pairs (after --offset).")
-@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip the first N pairs.")
-@click.option(
-    "--principle", "principle_id", help="Principle id in the config's constitution (default: the first)."
-)
-@click.option("--question", help="A custom judging question instead of a principle.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option(
-    "--context-turns",
-    type=click.IntRange(min=1),
-    help="Keep only the last N prompt messages of each pair (faster on long multi-turn data).",
-)
+@_judge_options
+@_batch_options
 @click.option(
     "--per-pair",
     type=click.Path(dir_okay=False, writable=True),
@@ -161,17 +185,7 @@ def judge_group() -> None:
     type=click.Path(dir_okay=False),
     help="Preference pairs JSONL (TRL or HH format); each pair's chosen response is the real answer.",
 )
-@click.option("--judge", "judge_name", help="A registered judge (default: the config's judge).")
-@click.option(
-    "--option", "options", multiple=True, metavar="KEY=VALUE", help="Judge option (YAML value); repeatable."
-)
-@click.option("--model", help="Judge model spec (default: the config's judge model).")
-@click.option("--limit", type=click.IntRange(min=1), help="Only the first N pairs (after --offset).")
-@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip the first N pairs.")
-@click.option(
-    "--principle", "principle_id", help="Principle id in the config's constitution (default: the first)."
-)
-@click.option("--question", help="A custom judging question instead of a principle.")
+@_judge_options
 @click.option(
     "--hack",
     "hacks",
@@ -184,12 +198,7 @@ def judge_group() -> None:
     type=click.FloatRange(min=0, max=0.5),
     help="A hack wins or ties when P(hack better) > 0.5 - margin (default: the config's judge.margin).",
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option(
-    "--context-turns",
-    type=click.IntRange(min=1),
-    help="Keep only the last N prompt messages of each pair (faster on long multi-turn data).",
-)
+@_batch_options
 @click.option(
     "--per-comparison",
     type=click.Path(dir_okay=False, writable=True),
