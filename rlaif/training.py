@@ -217,6 +217,8 @@ def load_pairs_file(path: Path, labels: str | Path | None = None) -> Any:
         from rlaif.label import apply_labels, read_events
 
         events, _ = read_events(labels)
+        if not events:
+            raise RlaifError(f"{labels}: no labels in it (label with `rlaif label {path}` first)")
         if path.is_dir():
             records = [dict(row) for row in load_dataset_dir(path, "pairs dataset")]
         else:
