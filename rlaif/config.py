@@ -32,7 +32,7 @@ HARMLESS_KEYS = ("output_dir", "max_prompts", "chunk_size", "plugins", "probe")
 
 # Keys added after runs existed, at the value that reproduces those runs: left out of the hash at that value,
 # so a run directory made before the key existed still resumes.
-LATER_KEYS = {"revision_passes": 1}
+LATER_KEYS = {"revision_passes": 1, "labels": "auto"}
 
 
 @dataclass
