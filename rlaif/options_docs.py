@@ -181,6 +181,13 @@ def updated(text: str, generated: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Rewrite ``docs/options.md`` (or, with ``--check``, exit 1 when it is out of date)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if any(arg in ("-h", "--help") for arg in args):
+        print(__doc__)
+        return 0
+    unknown = [arg for arg in args if arg.startswith("-") and arg != "--check"]
+    if unknown:
+        print(f"unknown option {unknown[0]}; usage: python -m rlaif.options_docs [--check] [FILE]", file=sys.stderr)
+        return 2
     check = "--check" in args
     path = Path(next((a for a in args if a != "--check"), DOCS_FILE))
     current = path.read_text(encoding="utf-8") if path.exists() else ""
