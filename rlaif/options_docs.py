@@ -186,7 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     unknown = [arg for arg in args if arg.startswith("-") and arg != "--check"]
     if unknown:
-        print(f"unknown option {unknown[0]}; usage: python -m rlaif.options_docs [--check] [FILE]", file=sys.stderr)
+        print(
+            f"unknown option {unknown[0]}; usage: python -m rlaif.options_docs [--check] [FILE]",
+            file=sys.stderr,
+        )
         return 2
     check = "--check" in args
     path = Path(next((a for a in args if a != "--check"), DOCS_FILE))
