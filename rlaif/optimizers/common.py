@@ -218,6 +218,24 @@ def save_checkpoint(trainer: Any, tokenizer: Any, output_dir: Path, lora: bool) 
     return checkpoint
 
 
+def train_and_save(
+    trainer: Any, tokenizer: Any, output_dir: Path, lora: bool, resume: bool, **extra: Any
+) -> Any:
+    """What every TRL-trainer optimizer does once its trainer is built: train (resuming from the last
+    ``checkpoint-*`` under ``output_dir/trainer`` when asked), save ``checkpoint/`` (and ``adapter/``), and
+    return a ``TrainResult`` with the shared metrics plus ``extra``."""
+    from rlaif.protocols import TrainResult
+
+    resumed_from = last_checkpoint(output_dir / "trainer") if resume else None
+    result = trainer.train(resume_from_checkpoint=resumed_from)
+    checkpoint = save_checkpoint(trainer, tokenizer, output_dir, lora=lora)
+    metrics = train_metrics(trainer, result)
+    metrics.update(monitor_metrics(trainer.state.log_history))
+    metrics["resumed_from"] = resumed_from
+    metrics.update(extra)
+    return TrainResult(checkpoint=checkpoint, metrics=metrics, log_history=list(trainer.state.log_history))
+
+
 def last_checkpoint(folder: Path) -> str | None:
     from transformers.trainer_utils import get_last_checkpoint
 

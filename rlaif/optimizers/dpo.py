@@ -17,13 +17,11 @@ from rlaif.errors import Problem
 from rlaif.hardware import prepare_tokenizer
 from rlaif.optimizers.common import (
     TrainerOptions,
-    last_checkpoint,
     lora_config,
-    monitor_metrics,
     precision_flags,
     preference_lengths,
     save_checkpoint,
-    train_metrics,
+    train_and_save,
     trainer_arguments,
     trainer_option_problems,
 )
@@ -114,15 +112,8 @@ class DPOOptimizer:
             processing_class=tokenizer,
             peft_config=lora_config(opts["lora"]),
         )
-        resume = last_checkpoint(trainer_dir) if request.resume else None
-        result = trainer.train(resume_from_checkpoint=resume)
-        checkpoint = save_checkpoint(trainer, tokenizer, output_dir, lora=bool(opts["lora"]))
-        metrics = train_metrics(trainer, result)
-        metrics.update(monitor_metrics(trainer.state.log_history))
-        metrics.update(preference_lengths(dataset))
-        metrics["resumed_from"] = resume
-        return TrainResult(
-            checkpoint=checkpoint, metrics=metrics, log_history=list(trainer.state.log_history)
+        return train_and_save(
+            trainer, tokenizer, output_dir, bool(opts["lora"]), request.resume, **preference_lengths(dataset)
         )
 
 

@@ -20,12 +20,9 @@ from rlaif.optimizers.common import (
     OnlineOptions,
     TrainerOptions,
     kl_early_stop_callback,
-    last_checkpoint,
     lora_config,
-    monitor_metrics,
     option_names,
-    save_checkpoint,
-    train_metrics,
+    train_and_save,
     trainer_arguments,
 )
 from rlaif.optimizers.online import online_scorers
@@ -146,17 +143,11 @@ class GRPOOptimizer:
             peft_config=lora_config(opts["lora"]),
             callbacks=[callback] if callback else None,
         )
-        resume = last_checkpoint(trainer_dir) if request.resume else None
-        result = trainer.train(resume_from_checkpoint=resume)
-        checkpoint = save_checkpoint(trainer, tokenizer, output_dir, lora=bool(opts["lora"]))
-        metrics = train_metrics(trainer, result)
-        metrics.update(monitor_metrics(trainer.state.log_history))
-        metrics["resumed_from"] = resume
-        metrics["kl_early_stop_step"] = getattr(callback, "stopped_at", None)
-        metrics.update(hack_metrics(funcs))
-        return TrainResult(
-            checkpoint=checkpoint, metrics=metrics, log_history=list(trainer.state.log_history)
-        )
+        result = train_and_save(trainer, tokenizer, output_dir, bool(opts["lora"]), request.resume)
+        # both are known only after training: when the KL limit stopped it, and the hacks the rewards caught
+        result.metrics["kl_early_stop_step"] = getattr(callback, "stopped_at", None)
+        result.metrics.update(hack_metrics(funcs))
+        return result
 
 
 def grpo_factory(options: dict[str, Any]) -> GRPOOptimizer:

@@ -20,11 +20,8 @@ from rlaif.hardware import prepare_tokenizer
 from rlaif.optimizers.common import (
     NothingToTrain,
     TrainerOptions,
-    last_checkpoint,
     lora_config,
-    monitor_metrics,
-    save_checkpoint,
-    train_metrics,
+    train_and_save,
     trainer_arguments,
     trainer_option_problems,
 )
@@ -157,16 +154,14 @@ class SFTOptimizer:
             processing_class=tokenizer,
             peft_config=lora_config(opts["lora"]),
         )
-        resume = last_checkpoint(trainer_dir) if request.resume else None
-        result = trainer.train(resume_from_checkpoint=resume)
-        checkpoint = save_checkpoint(trainer, tokenizer, output_dir, lora=bool(opts["lora"]))
-        metrics = train_metrics(trainer, result)
-        metrics.update(monitor_metrics(trainer.state.log_history))
-        metrics["examples"] = len(dataset)
-        metrics["completion_mean_words"] = _mean_words(dataset["completion"])
-        metrics["resumed_from"] = resume
-        return TrainResult(
-            checkpoint=checkpoint, metrics=metrics, log_history=list(trainer.state.log_history)
+        return train_and_save(
+            trainer,
+            tokenizer,
+            output_dir,
+            bool(opts["lora"]),
+            request.resume,
+            examples=len(dataset),
+            completion_mean_words=_mean_words(dataset["completion"]),
         )
 
 
