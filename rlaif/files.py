@@ -465,3 +465,20 @@ def atomic_write_json(path: str | Path, data: Any) -> None:
 
 def write_jsonl(path: str | Path, records: list[dict[str, Any]]) -> None:
     atomic_write_text(path, "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records))
+
+
+def write_all(fd: int, payload: bytes) -> None:
+    """Write every byte to ``fd`` unbuffered, so nothing is left in a buffer to be flushed after a failed
+    append has been cut back (the append-only journals: run records, expert labels)."""
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def cut_back(fd: int, size: int) -> None:
+    """Truncate a partly written append back to ``size``; if even that fails, the readers drop the torn tail."""
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    except OSError:
+        pass

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rlaif.errors import RlaifError
+from rlaif.files import cut_back, write_all
 
 
 class Journal:
@@ -66,12 +67,12 @@ class Journal:
                 start = os.fstat(fd).st_size
                 durable = False
                 try:
-                    _write_all(fd, payload)
+                    write_all(fd, payload)
                     os.fsync(fd)
                     durable = True
                 except BaseException:  # OSError, but also Ctrl-C / SIGTERM landing mid-write
                     if not durable:
-                        _cut_back(fd, start)
+                        cut_back(fd, start)
                     raise
             finally:
                 os.close(fd)
@@ -92,19 +93,3 @@ def _parse(line: bytes) -> dict[str, Any] | None:
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
     return record if isinstance(record, dict) and isinstance(record.get("id"), str) else None
-
-
-def _write_all(fd: int, payload: bytes) -> None:
-    """Unbuffered, so nothing is left in a buffer to be flushed after a failed write has been cut back."""
-    view = memoryview(payload)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _cut_back(fd: int, size: int) -> None:
-    """Remove a partly written append; if even that fails, :meth:`Journal.load` drops the torn tail later."""
-    try:
-        os.ftruncate(fd, size)
-        os.fsync(fd)
-    except OSError:
-        pass

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from rlaif.errors import RlaifError
+from rlaif.files import cut_back, write_all
 
 try:  # POSIX: serialise appends across processes; elsewhere O_APPEND single writes still never interleave
     import fcntl
@@ -212,10 +213,10 @@ class LabelStore:
                     if start and os.pread(fd, 1, start - 1) != b"\n":
                         payload = b"\n" + payload  # a torn line from a crash: start ours on a fresh line
                     try:
-                        _write_all(fd, payload)
+                        write_all(fd, payload)
                         os.fsync(fd)
                     except BaseException:
-                        _cut_back(fd, start)
+                        cut_back(fd, start)
                         raise
                 finally:
                     os.close(fd)  # closing releases the flock
@@ -228,20 +229,6 @@ class LabelStore:
                 ) from None
             self._refresh()
         return list(events)
-
-
-def _write_all(fd: int, payload: bytes) -> None:
-    view = memoryview(payload)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _cut_back(fd: int, size: int) -> None:
-    try:
-        os.ftruncate(fd, size)
-        os.fsync(fd)
-    except OSError:
-        pass
 
 
 def _fsync_directory(path: Path) -> None:
