@@ -124,3 +124,11 @@ def test_public_api_imports_and_builds_by_name():
     reward = build_reward("length", {"max": 3})
     assert reward(None, ["one two", "one two three four"]) == [1.0, 0.0]
     assert load_constitution("helpful-harmless").principles
+
+
+def test_the_lazy_package_face_and_the_api_module_list_the_same_names():
+    import rlaif
+    import rlaif.api
+
+    assert set(rlaif.__all__) - {"__version__", "hookimpl"} == set(rlaif.api.__all__)
+    assert all(getattr(rlaif, name) is getattr(rlaif.api, name) for name in rlaif.api.__all__)
