@@ -123,7 +123,7 @@ def probe_judge_on_file(
             pairs,
             principle,
             chosen_hacks,
-            margin=config["judge"]["margin"] if margin is None else margin,
+            margin=config.settings.judge.margin if margin is None else margin,
             batch_size=batch_size,
             progress=progress,
         )

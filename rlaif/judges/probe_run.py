@@ -71,7 +71,7 @@ def probe_round(
             pairs,
             principles[0],
             hacks,
-            margin=config["judge"]["margin"],
+            margin=config.settings.judge.margin,
             principles=principles,
         )
     finally:
