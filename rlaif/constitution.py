@@ -30,6 +30,8 @@ class Principle:
     rewards: tuple[Any, ...] = ()
     criteria: tuple[str, ...] = ()
     """Additive rubric criteria for the score judge (``scale: rubric``)."""
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    """Free-form provenance (e.g. the agreement ``rlaif constitution learn`` measured); kept, never acted on."""
 
     def reward_specs(self) -> list[tuple[str, dict[str, Any]]]:
         """The attached rewards as ``(name, options)``; the file may write a bare name or ``{name, options}``."""
@@ -56,6 +58,8 @@ class Constitution:
     version: str | None = None
     examples: tuple[Example, ...] = ()
     source: str | None = field(default=None, compare=False)
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    """Free-form provenance of the whole constitution (e.g. how it was learned); kept, never acted on."""
 
     def principle(self, principle_id: str) -> Principle:
         for principle in self.principles:
@@ -87,6 +91,7 @@ class Constitution:
                 "tags": list(p.tags),
                 **({"rewards": list(p.rewards)} if p.rewards else {}),
                 **({"criteria": list(p.criteria)} if p.criteria else {}),
+                **({"metadata": dict(p.metadata)} if p.metadata else {}),
             }
             for p in self.principles
         ]
@@ -94,6 +99,8 @@ class Constitution:
             data["examples"] = [
                 {k: v for k, v in vars(example).items() if v is not None} for example in self.examples
             ]
+        if self.metadata:
+            data["metadata"] = dict(self.metadata)
         return data
 
 
@@ -172,6 +179,7 @@ def constitution_from_dict(data: dict[str, Any], source: str | None = None) -> C
             tags=tuple(p.get("tags", ())),
             rewards=tuple(p.get("rewards", ())),
             criteria=tuple(p.get("criteria", ())),
+            metadata=dict(p.get("metadata") or {}),
         )
         for p in data["principles"]
     )
@@ -184,6 +192,7 @@ def constitution_from_dict(data: dict[str, Any], source: str | None = None) -> C
         version=str(version) if version is not None else None,
         examples=examples,
         source=source,
+        metadata=dict(data.get("metadata") or {}),
     )
 
 

@@ -305,6 +305,16 @@ def constitution_check(files: tuple[str, ...]) -> None:
         raise click.exceptions.Exit(2)
 
 
+def _add_learning_commands() -> None:
+    from rlaif.constitution_learning.cli import audit, learn
+
+    constitution.add_command(learn)
+    constitution.add_command(audit)
+
+
+_add_learning_commands()
+
+
 @click.group("config")
 def config_group() -> None:
     """Work with run configs."""
