@@ -17,10 +17,15 @@ from rlaif.hookspecs import hookimpl
 __version__ = "0.1.0"
 
 _API = (
+    "AuditReport",
+    "LearnOptions",
+    "LearnResult",
     "RunConfig",
     "RunResult",
+    "audit_constitution",
     "build_judge",
     "build_reward",
+    "learn_constitution",
     "load_chat_model",
     "load_config",
     "load_constitution",

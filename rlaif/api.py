@@ -10,6 +10,11 @@
     length = build_reward("length", {"max": 50})   # a TRL-shaped reward function
     judge = build_judge("pairwise")                 # on the embedded model; judge.compare([...])
 
+    from rlaif import learn_constitution, LearnOptions, audit_constitution
+    learned = learn_constitution("labels.jsonl", "learned.yaml", LearnOptions(judge="openai:big"))
+    print(learned.report["held_out"])                # learned vs starting vs "longer wins", held-out pairs
+    audit = audit_constitution("helpful-harmless", "labels.jsonl")
+
 Everything resolves names through the plugin registry (:func:`rlaif.plugins.load_registry`: installed plugins,
 ``$RLAIF_PLUGINS``, a config's ``plugins:``), exactly as the CLI does.
 """
@@ -20,6 +25,13 @@ from typing import Any
 
 from rlaif.config import RunConfig, load_config
 from rlaif.constitution import load_constitution
+from rlaif.constitution_learning import (
+    AuditReport,
+    LearnOptions,
+    LearnResult,
+    audit_constitution,
+    learn_constitution,
+)
 from rlaif.models import load_chat_model as _load_chat_model
 from rlaif.plugins import Registry, load_registry
 from rlaif.protocols import ChatModel, Judge, Reward
@@ -52,10 +64,15 @@ def load_chat_model(
 
 
 __all__ = [
+    "AuditReport",
+    "LearnOptions",
+    "LearnResult",
     "RunConfig",
     "RunResult",
+    "audit_constitution",
     "build_judge",
     "build_reward",
+    "learn_constitution",
     "load_chat_model",
     "load_config",
     "load_constitution",

@@ -45,6 +45,12 @@ VALID_INPUTS: dict[str, Callable[[Path], Path]] = {
     "data": lambda d: _write(d / "valid-pairs.jsonl", VALID_PAIR * 2),
     "data_path": lambda d: _write(d / "valid-pairs.jsonl", VALID_PAIR * 2),
     "target": lambda d: _write(d / "valid-pairs.jsonl", VALID_PAIR * 2),  # rlaif label: what was labelled
+    # rlaif constitution audit: the labelled pairs (any preference format) and the constitution audited
+    "labels": lambda d: _write(d / "valid-pairs.jsonl", VALID_PAIR * 2),
+    "constitution": lambda d: _write(
+        d / "valid-constitution.yaml",
+        "name: c\nprinciples:\n  - {id: p, critique_request: c, revision_request: r, judging_question: q}\n",
+    ),
     # rlaif label import: a Label Studio export of one task nobody annotated
     "file": lambda d: _write(d / "valid-export.json", '[{"id": 1, "data": {}, "annotations": []}]'),
 }
