@@ -63,10 +63,12 @@ def audit_constitution(
     """Audit ``constitution`` (path or shipped name) against the labelled pairs in ``labels`` (any format
     :func:`~rlaif.constitution_learning.data.load_learning_pairs` reads). ``journal`` keeps finished judge calls
     (shared with ``learn``'s journal, the calls it already made are free)."""
-    from rlaif.models.pool import ModelPool, ModelRef
+    from rlaif.constitution_learning.calls import model_ref
+    from rlaif.models.pool import ModelPool
     from rlaif.plugins import load_registry
 
     registry = registry or load_registry()
+    judge_ref = model_ref(judge, "--judge")
     pairs = load_learning_pairs(labels, limit=limit, context_turns=context_turns)
     loaded = load_constitution(constitution)
     registration = registry.get("judges", "pairwise")
@@ -74,7 +76,7 @@ def audit_constitution(
     calls = CallJournal(Path(journal) if journal is not None else None)
     own_pool = pool is None
     if own_pool:
-        pool = ModelPool(registry, {"judge": ModelRef(judge)})
+        pool = ModelPool(registry, {"judge": judge_ref})
     judge_key = f"pairwise|{judge}|{sorted(options.items())}"
     bar = None
     total = pending_judgments(judge_key, loaded.principles, pairs, calls)

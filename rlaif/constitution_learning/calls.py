@@ -27,6 +27,26 @@ from rlaif.protocols import ChatModel, Comparison, GenerationParams, Judge
 FORMAT = 1
 
 
+def model_ref(value: str, flag: str) -> Any:
+    """A model spec (``embedded``, a directory, ``openai:NAME``...) or a YAML mapping with ``spec`` and backend
+    options (``{spec: openai:m, base_url: http://127.0.0.1:8000/v1}``, ``{spec: embedded, threads: 1}``)."""
+    from rlaif.errors import RlaifError
+    from rlaif.files import load_yaml_text
+    from rlaif.models.pool import ModelRef
+
+    if not value.lstrip().startswith("{"):
+        return ModelRef(value)
+    try:
+        parsed = load_yaml_text(value)
+    except Exception as exc:  # yaml.YAMLError and friends: the value is user input
+        raise RlaifError(f"{flag}: not a YAML mapping ({exc})") from None
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("spec"), str):
+        raise RlaifError(
+            f"{flag}: a mapping needs a 'spec' string, e.g. {{spec: openai:my-model, base_url: ...}}"
+        )
+    return ModelRef.parse(parsed)
+
+
 def call_id(*parts: Any) -> str:
     payload = json.dumps([FORMAT, *parts], sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
@@ -67,7 +87,7 @@ def _noop(_: int) -> None:
 
 
 def propose_all(
-    critic: ChatModel,
+    critic: Callable[[], ChatModel],
     critic_key: str,
     pairs: Sequence[PreferencePair],
     journal: CallJournal,
@@ -77,7 +97,9 @@ def propose_all(
     batch_size: int,
     advance: Progress = _noop,
 ) -> list[dict[str, Any]]:
-    """One critic call per pair; each record holds the reply and the property phrases parsed from it."""
+    """One critic call per pair; each record holds the reply and the property phrases parsed from it.
+
+    ``critic`` is called (the model loaded) only when some pair has no finished call in the journal."""
     keys = [
         call_id(
             "propose", critic_key, pair_digest(p), per_pair, seed, params.temperature, params.max_new_tokens
@@ -86,9 +108,11 @@ def propose_all(
     ]
     pending = [i for i, key in enumerate(keys) if journal.get(key) is None]
     journal.reused += len(pairs) - len(pending)
+    model = critic() if pending else None
     for start in range(0, len(pending), batch_size):
         batch = pending[start : start + batch_size]
-        replies = critic.generate(
+        assert model is not None
+        replies = model.generate(
             [propose_prompt(pairs[i], per_pair) for i in batch],
             params,
             seeds=[prompt_seed(seed, 0, pair_digest(pairs[i])) for i in batch],
@@ -154,6 +178,32 @@ def judge_all(
         journal.add(records)
         advance(len(batch))
     return [float((journal.get(key) or {})["p_chosen"]) for key in keys]
+
+
+def pending_proposals(
+    critic_key: str,
+    pairs: Sequence[PreferencePair],
+    per_pair: int,
+    seed: int,
+    params: GenerationParams,
+    journal: CallJournal,
+) -> int:
+    """How many critic calls are not in the journal yet."""
+    return sum(
+        journal.get(
+            call_id(
+                "propose",
+                critic_key,
+                pair_digest(p),
+                per_pair,
+                seed,
+                params.temperature,
+                params.max_new_tokens,
+            )
+        )
+        is None
+        for p in pairs
+    )
 
 
 def pending_judgments(

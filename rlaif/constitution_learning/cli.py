@@ -27,8 +27,9 @@ _judge_opts = [
         "--judge",
         default="embedded",
         show_default=True,
-        help="Judge model spec (embedded, a local "
-        "directory, openai:NAME for any OpenAI-compatible server such as vLLM, llamacpp:FILE.gguf).",
+        help="Judge model: a spec (embedded, a local "
+        "directory, openai:NAME for any OpenAI-compatible server such as vLLM, llamacpp:FILE.gguf) or a YAML mapping "
+        "with backend options: '{spec: openai:NAME, base_url: http://127.0.0.1:8000/v1}'.",
     ),
     click.option(
         "--option",
@@ -66,7 +67,9 @@ def _with(options: list[Any]):
     type=click.Path(dir_okay=False, writable=True),
     help="Where the learned constitution (YAML) goes.",
 )
-@click.option("--critic", default="embedded", show_default=True, help="Model spec that proposes principles.")
+@click.option(
+    "--critic", default="embedded", show_default=True, help="Model that proposes principles (as --judge)."
+)
 @_with(_judge_opts)
 @click.option(
     "--start",

@@ -31,7 +31,13 @@ from typing import Any
 import yaml
 
 from rlaif.constitution import Constitution, Principle, constitution_problems, load_constitution
-from rlaif.constitution_learning.calls import CallJournal, judge_all, pending_judgments, propose_all
+from rlaif.constitution_learning.calls import (
+    CallJournal,
+    judge_all,
+    pending_judgments,
+    pending_proposals,
+    propose_all,
+)
 from rlaif.constitution_learning.data import load_learning_pairs
 from rlaif.constitution_learning.merge import DEFAULT_THRESHOLD, merge_proposals
 from rlaif.constitution_learning.propose import principle_for, slug
@@ -155,10 +161,12 @@ def learn_constitution(
     (a :class:`~rlaif.models.pool.ModelPool` or any BuildContext) replaces the one built from ``critic`` and
     ``judge`` -- tests pass deterministic doubles this way.
     """
-    from rlaif.models.pool import ModelPool, ModelRef
+    from rlaif.constitution_learning.calls import model_ref
+    from rlaif.models.pool import ModelPool
     from rlaif.plugins import load_registry
 
     options = options or LearnOptions()
+    critic_ref, judge_ref = model_ref(options.critic, "--critic"), model_ref(options.judge, "--judge")
     registry = registry or load_registry()
     pairs = load_learning_pairs(data, limit=options.limit, context_turns=options.context_turns)
     start = load_constitution(options.start)
@@ -177,20 +185,24 @@ def learn_constitution(
     echo(f"{len(pairs)} pairs: {len(tune)} for tuning, {len(held)} held out")
     own_pool = pool is None
     if own_pool:
-        pool = ModelPool(registry, {"critic": ModelRef(options.critic), "judge": ModelRef(options.judge)})
+        pool = ModelPool(registry, {"critic": critic_ref, "judge": judge_ref})
     bars = _Bars(progress)
     judge_key = f"pairwise|{options.judge}|{sorted(judge_options.items())}"
     try:
         proposal_pairs = random.Random(options.seed + 1).sample(tune, min(options.propose_pairs, len(tune)))
-        bar = bars(len(proposal_pairs), "propose")
+        params = GenerationParams(max_new_tokens=options.max_new_tokens, temperature=options.temperature)
+        todo = pending_proposals(
+            options.critic, proposal_pairs, options.per_pair, options.seed, params, calls
+        )
+        bar = bars(todo, "propose")
         records = propose_all(
-            pool.model("critic"),
+            lambda: pool.model("critic"),
             options.critic,
             proposal_pairs,
             calls,
             options.per_pair,
             options.seed,
-            GenerationParams(max_new_tokens=options.max_new_tokens, temperature=options.temperature),
+            params,
             options.batch_size,
             _advance(bar),
         )
