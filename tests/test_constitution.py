@@ -148,3 +148,21 @@ def test_few_shot_examples_are_validated_and_used():
                 ],
             }
         )
+
+
+def test_metadata_is_optional_free_form_and_round_trips():
+    data = {
+        "name": "m",
+        "principles": [{**PRINCIPLE, "metadata": {"agreement": 0.7, "n": 10}}],
+        "metadata": {"a": 1},
+    }
+    constitution = constitution_from_dict(data)
+    assert constitution.principles[0].metadata == {"agreement": 0.7, "n": 10}
+    assert constitution_from_dict(constitution.to_dict()).to_dict() == constitution.to_dict()
+    assert constitution.to_dict()["metadata"] == {"a": 1}
+    assert (
+        "metadata"
+        not in constitution_from_dict({"name": "m", "principles": [PRINCIPLE]}).to_dict()["principles"][0]
+    )
+    with pytest.raises(RlaifError, match=r"principles\[0\]\.metadata"):
+        constitution_from_dict({"name": "m", "principles": [{**PRINCIPLE, "metadata": "x"}]})
