@@ -13,6 +13,7 @@ agreement with the labels is known in advance, per principle.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 
 from rlaif import hookimpl
@@ -46,9 +47,11 @@ def first_has_property(text: str) -> float | None:
 
 
 class KnownModel:
-    def __init__(self, name: str = "known", fail_after: int | None = None):
+    def __init__(self, name: str = "known", fail_after: int | None = None, delay: float = 0.0):
         self.name = f"known:{name}"
         self.fail_after = fail_after
+        self.delay = delay
+        """Seconds each label call sleeps: slow enough for a test to kill the process mid-learn."""
         self.generate_calls: list[int] = []
         self.label_calls: list[int] = []
 
@@ -60,6 +63,7 @@ class KnownModel:
         if self.fail_after is not None and len(self.label_calls) >= self.fail_after:
             raise KeyboardInterrupt("killed mid-learn")
         self.label_calls.append(len(conversations))
+        time.sleep(self.delay)
         out = []
         for conversation in conversations:
             side = first_has_property(conversation[-1]["content"])
@@ -81,6 +85,6 @@ def register_models(register):
         options_schema={
             "type": "object",
             "additionalProperties": False,
-            "properties": {"fail_after": {"type": "integer"}},
+            "properties": {"fail_after": {"type": "integer"}, "delay": {"type": "number", "minimum": 0}},
         },
     )

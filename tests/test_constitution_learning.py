@@ -219,6 +219,40 @@ def test_a_killed_learn_resumes_without_redoing_finished_calls(tmp_path):
     assert strip(resumed.report) == strip(full.report)
 
 
+def test_kill_9_mid_learn_then_rerun_redoes_no_finished_call(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = write_jsonl(tmp_path / "pairs.jsonl", known_rows())
+    out, journal = tmp_path / "learned.yaml", tmp_path / "learned.yaml.journal.jsonl"
+    args = ["constitution", "learn", str(data), "-o", str(out), "--per-pair", "4", "-q", "--json"]
+    slow = [*args, "--critic", "known:c", "--judge", "{spec: known:c, delay: 0.3}"]
+    env = {**os.environ, "RLAIF_PLUGINS": "tests.learn_doubles", "PYTHONPATH": os.pathsep.join(sys.path)}
+    process = subprocess.Popen([sys.executable, "-m", "rlaif", *slow], cwd=REPO, env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if journal.exists() and sum(1 for _ in journal.open()) >= 16 + 16:  # proposals + 2 judged batches
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the learn finished before it could be killed"
+    finished = journal.read_bytes().count(b"\n")  # whole records (a torn last line is dropped on reopening)
+    assert not out.exists() and finished >= 32
+    rerun = subprocess.run(
+        [sys.executable, "-m", "rlaif", *slow], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    calls = json.loads(rerun.stdout.splitlines()[0])["calls"]
+    assert calls["reused"] == finished  # every call on disk at the kill is reused, none made again
+    total = len(journal.read_text().splitlines())
+    assert calls["made"] == total - finished
+    assert out.exists()
+
+
 # -- formats and audit ---------------------------------------------------------------------------------------
 
 
@@ -319,58 +353,44 @@ def test_cli_learn_and_audit_print_tables_and_write_a_valid_constitution(tmp_pat
 
 @pytest.mark.slow
 def test_learn_and_audit_on_the_real_embedded_model(tmp_path):
+    """The real path end to end, kept small: 4 HH pairs, a one-principle starting constitution, short replies."""
     data = REPO / "tests" / "data" / "hh_helpful_base.sample.jsonl"
+    start = tmp_path / "start.yaml"
+    start.write_text(
+        yaml.safe_dump(
+            {
+                "name": "one",
+                "principles": [
+                    {
+                        "id": "helpful",
+                        "critique_request": "Say how the response fails to help.",
+                        "revision_request": "Rewrite it to help. Reply with the response only.",
+                        "judging_question": "Which response is more helpful?",
+                    }
+                ],
+            }
+        )
+    )
+    model = "{spec: embedded, threads: 1}"
     out = tmp_path / "learned.yaml"
+    common = ["--context-turns", "1", "--judge", model, "-q"]
     result = CliRunner().invoke(
         build_cli(),
-        [
-            "constitution",
-            "learn",
-            str(data),
-            "-o",
-            str(out),
-            "--limit",
-            "4",
-            "--holdout",
-            "0.5",
-            "--context-turns",
-            "1",
-            "--propose-pairs",
-            "2",
-            "--per-pair",
-            "2",
-            "--max-candidates",
-            "1",
-            "--max-new-tokens",
-            "48",
-            "--start",
-            "concise-direct",
-            "-q",
-            "--report",
-            str(tmp_path / "report.json"),
-        ],
-    )
+        ["constitution", "learn", str(data), "-o", str(out), "--limit", "4", "--holdout", "0.5",
+         "--propose-pairs", "2", "--per-pair", "1", "--max-candidates", "1", "--max-new-tokens", "32",
+         "--critic", model, "--start", str(start), "--report", str(tmp_path / "report.json"), *common],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["held_out"]["starting"]["n"] == 2 and report["held_out"]["learned"]["n"] == 2
+    assert report["held_out"]["longer_wins"]["n"] == 2
     assert CliRunner().invoke(build_cli(), ["constitution", "check", str(out)]).exit_code == 0
     audit = CliRunner().invoke(
         build_cli(),
-        [
-            "constitution",
-            "audit",
-            "concise-direct",
-            "--labels",
-            str(data),
-            "--limit",
-            "2",
-            "--context-turns",
-            "1",
-            "--journal",
-            str(out) + ".journal.jsonl",
-            "--json",
-        ],
-    )
+        ["constitution", "audit", str(start), "--labels", str(data), "--limit", "2", "--journal",
+         str(out) + ".journal.jsonl", "--json", *common],
+    )  # fmt: skip
     assert audit.exit_code == 0, audit.output
     payload = json.loads(audit.stdout)
-    assert set(payload["principles"]) == {"answer-first", "brevity", "plain-language"} and payload["n"] == 2
+    assert set(payload["principles"]) == {"helpful"} and payload["n"] == 2
+    assert 0 <= payload["principles"]["helpful"]["agreement"] <= 1
