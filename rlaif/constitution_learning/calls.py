@@ -68,6 +68,9 @@ class CallJournal:
             self._journal = Journal(self.path)
             self._done = {record["id"]: record for record in self._journal.records}
 
+    def __len__(self) -> int:
+        return len(self._done)
+
     def get(self, key: str) -> dict[str, Any] | None:
         return self._done.get(key)
 

@@ -180,8 +180,8 @@ def learn_constitution(
         )
     journal_path = Path(journal) if journal is not None else (default_journal(output) if output else None)
     calls = CallJournal(journal_path)
-    if calls.path is not None and calls._done:
-        echo(f"Resuming: {len(calls._done)} finished model calls in {calls.path}")
+    if calls.path is not None and len(calls):
+        echo(f"Resuming: {len(calls)} finished model calls in {calls.path}")
     echo(f"{len(pairs)} pairs: {len(tune)} for tuning, {len(held)} held out")
     own_pool = pool is None
     if own_pool:
