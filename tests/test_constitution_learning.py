@@ -81,6 +81,14 @@ def test_parse_properties_reads_only_the_asked_form():
     assert parse_properties(reply, 5) == ["is more concise", "avoids jargon", "answers first"]
     assert parse_properties(reply, 1) == ["is more concise"]
     assert parse_properties("no rules here", 3) == []
+    assert parse_properties(
+        "1. **Select the response that cites sources**: it is\nSelect the reply that is easy to", 3
+    ) == [
+        "cites sources"  # stops at the bold/colon; "is easy to" was cut off by the token limit
+    ]
+    assert parse_properties("You should pick a reply that is based on evidence, not opinion.", 3) == [
+        "is based on evidence, not opinion"
+    ]
 
 
 def test_merge_joins_near_duplicates_and_keeps_opposites_apart():

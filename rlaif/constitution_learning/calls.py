@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rlaif.constitution_learning.data import chosen_shown_first, pair_digest
-from rlaif.constitution_learning.propose import parse_properties, propose_prompt
+from rlaif.constitution_learning.propose import propose_prompt
 from rlaif.engine.journal import Journal
 from rlaif.engine.seeds import prompt_seed
 from rlaif.judges.data import PreferencePair
@@ -100,7 +100,8 @@ def propose_all(
     batch_size: int,
     advance: Progress = _noop,
 ) -> list[dict[str, Any]]:
-    """One critic call per pair; each record holds the reply and the property phrases parsed from it.
+    """One critic call per pair; each record holds the reply (parsed by the caller, so a better parser applies to
+    journaled replies too).
 
     ``critic`` is called (the model loaded) only when some pair has no finished call in the journal."""
     keys = [
@@ -127,7 +128,6 @@ def propose_all(
                     "kind": "propose",
                     "pair": pair_digest(pairs[i]),
                     "reply": reply,
-                    "properties": parse_properties(reply, per_pair),
                 }
                 for i, reply in zip(batch, replies, strict=True)
             ]

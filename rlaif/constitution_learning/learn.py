@@ -40,7 +40,7 @@ from rlaif.constitution_learning.calls import (
 )
 from rlaif.constitution_learning.data import load_learning_pairs
 from rlaif.constitution_learning.merge import DEFAULT_THRESHOLD, merge_proposals
-from rlaif.constitution_learning.propose import principle_for, slug
+from rlaif.constitution_learning.propose import parse_properties, principle_for, slug
 from rlaif.constitution_learning.select import (
     Agreement,
     agreement_of,
@@ -208,14 +208,15 @@ def learn_constitution(
         )
         if bar is not None:
             bar.close()
-        proposals = [(phrase, r["pair"]) for r in records for phrase in r.get("properties", [])]
+        parsed = [(r["pair"], parse_properties(r.get("reply", ""), options.per_pair)) for r in records]
+        proposals = [(phrase, pair) for pair, phrases in parsed for phrase in phrases]
         merged = merge_proposals(proposals, options.merge_threshold)
         tested = merged[: options.max_candidates]
         taken = {p.id for p in start.principles}
         candidates = [(principle_for(c.property, slug(c.property, taken)), c) for c in tested]
         echo(
             f"Critic: {len(proposals)} principles from {len(records)} pairs "
-            f"({sum(not r.get('properties') for r in records)} replies had none), {len(merged)} after merging; "
+            f"({sum(not phrases for _, phrases in parsed)} replies had none), {len(merged)} after merging; "
             f"testing {len(candidates)}"
         )
         judge = registration.factory(judge_options, pool)

@@ -40,7 +40,13 @@ preferred reply in other conversations too. Put each rule on its own line and st
 PREFIX = "select the response that"
 MIN_WORDS, MAX_WORDS = 2, 30
 _LEAD = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)]|rule\s*\d*:?)\s*", re.IGNORECASE)
-_PROPERTY = re.compile(r"select\s+the\s+(?:response|reply|answer)\s+(?:that|which)\s+(.+)", re.IGNORECASE)
+_PROPERTY = re.compile(
+    r"(?:select|pick|choose|prefer)\s+(?:the|a)\s+(?:response|reply|answer)\s+(?:that|which)\s+(.+)",
+    re.IGNORECASE,
+)
+_STOP = re.compile(r"""\*\*|[:"()\[\]]|(?<=[a-z0-9)])[.!?;](?:\s|$)""", re.IGNORECASE)
+DANGLING = frozenset("a an the to of and or that is are with for by in on than as".split())
+"""A phrase ending in one of these was cut off (by the reply's token limit, say): not a property."""
 
 
 def propose_prompt(pair: PreferencePair, count: int) -> Conversation:
@@ -55,17 +61,19 @@ def parse_properties(reply: str, count: int) -> list[str]:
     """The property phrases in a critic's reply ("Select the response that <property>"), at most ``count``.
 
     A line without the phrase is ignored: a critic that ignores the format contributes nothing rather than a
-    principle made of its chatter. Phrases are trimmed to their first sentence and normalised in case.
+    principle made of its chatter. "Pick / choose a reply that" counts too. A phrase ends at its first sentence
+    end, colon, quote, bracket or markdown bold; one that ends in a dangling word ("is easy to": cut off by the
+    token limit) or is shorter than 2 or longer than 30 words is dropped.
     """
     found: list[str] = []
     for line in reply.splitlines():
         match = _PROPERTY.search(_LEAD.sub("", line))
         if not match:
             continue
-        phrase = re.split(r"(?<=[a-z0-9)])[.!?;](?:\s|$)", match.group(1).strip(), maxsplit=1)[0]
+        phrase = _STOP.split(match.group(1).strip(), maxsplit=1)[0]
         phrase = " ".join(phrase.strip().strip("\"'*.!?;:,").split())
         words = phrase.split()
-        if not MIN_WORDS <= len(words) <= MAX_WORDS:
+        if not MIN_WORDS <= len(words) <= MAX_WORDS or words[-1].lower() in DANGLING:
             continue
         phrase = phrase[0].lower() + phrase[1:]
         if phrase.lower() not in (p.lower() for p in found):
