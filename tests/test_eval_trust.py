@@ -131,7 +131,7 @@ def test_end_of_round_eval_records_the_rewards_and_prints_the_judges_trust(tmp_p
     assert any(line.strip().startswith(f"held-out {name}:") for line in said)
     run_dir.manifest["judge"] = "pairwise"
     text = RunResult(run_dir.path, run_dir.manifest).summary()
-    assert "judge agreement with people: unknown (label pairs with `rlaif label RUN_DIR`" in text
+    assert "judge agreement with people: unknown (label pairs: `rlaif label RUN_DIR`; or save" in text
     assert f"held-out {name}: " in text and "change +0.00" in text and "on 3 prompts" in text
 
 
