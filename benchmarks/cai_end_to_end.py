@@ -112,6 +112,11 @@ def read_seed(run_dir: Path) -> dict[str, Any]:
             "change": paired_change(before, after),
             "pass_before": _share(passed_before),
             "pass_after": _share(passed_after),
+            "per_prompt": {
+                r["id"]: a - b
+                for r, b, a in zip(per_prompt, before, after, strict=True)
+                if None not in (a, b)
+            },
         }
     words_before = [len(r["baseline_response"].split()) for r in per_prompt]
     words_after = [len(r["model_response"].split()) for r in per_prompt]
@@ -143,6 +148,15 @@ def _share(flags: list[Any]) -> float | None:
     return sum(counted) / len(counted) if counted else None
 
 
+def bounded(figure: dict[str, Any], low: float | None = 0.0, high: float | None = None) -> dict[str, Any]:
+    """A t interval cut to the quantity's range (a pass rate is never above 1, a KL never below 0): with 3-5
+    seeds the symmetric interval can reach past it, which says nothing more than the bound itself."""
+    if figure.get("ci95"):
+        a, b = figure["ci95"]
+        figure["ci95"] = [a if low is None else max(low, a), b if high is None else min(high, b)]
+    return figure
+
+
 def aggregate(everything: list[dict[str, Any]]) -> dict[str, Any]:
     """Means over the trained seeds with 95% t intervals (the seed is the unit: prompts repeat across seeds)."""
     seeds = [seed for seed in everything if seed.get("trained")]
@@ -150,10 +164,10 @@ def aggregate(everything: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "seeds": len(seeds),
         "untrained_seeds": len(everything) - len(seeds),
-        "win_rate": mean_interval([s["win_rate"] for s in seeds if s["win_rate"] is not None]),
-        "kl": mean_interval([s["kl"] for s in seeds if s["kl"] is not None]),
-        "words_before": mean_interval([s["words_before"] for s in seeds]),
-        "words_after": mean_interval([s["words_after"] for s in seeds]),
+        "win_rate": bounded(mean_interval([s["win_rate"] for s in seeds if s["win_rate"] is not None]), 0, 1),
+        "kl": bounded(mean_interval([s["kl"] for s in seeds if s["kl"] is not None])),
+        "words_before": bounded(mean_interval([s["words_before"] for s in seeds])),
+        "words_after": bounded(mean_interval([s["words_after"] for s in seeds])),
         "words_change": mean_interval([s["words_change"]["mean"] for s in seeds]),
         "rewards": {},
     }
@@ -162,12 +176,28 @@ def aggregate(everything: list[dict[str, Any]]) -> dict[str, Any]:
         change = mean_interval([r["change"]["mean"] for r in rows if r["change"]["mean"] is not None])
         ci = change["ci95"]
         change.update(above_zero=bool(ci and ci[0] > 0), below_zero=bool(ci and ci[1] < 0))
-        out["rewards"][name] = {
-            "before": mean_interval([r["before"]["mean"] for r in rows if r["before"]["mean"] is not None]),
-            "after": mean_interval([r["after"]["mean"] for r in rows if r["after"]["mean"] is not None]),
+        by_prompt: dict[str, list[float]] = {}
+        for row in rows:
+            for prompt_id, difference in (row.get("per_prompt") or {}).items():
+                by_prompt.setdefault(prompt_id, []).append(difference)
+        over_prompts = mean_interval([sum(d) / len(d) for d in by_prompt.values()])
+        ci = over_prompts["ci95"]
+        over_prompts.update(above_zero=bool(ci and ci[0] > 0), below_zero=bool(ci and ci[1] < 0))
+        out["rewards"][name] = {  # the shipped rewards score in [0, 1]
+            "change_over_prompts": over_prompts,
+            "before": bounded(
+                mean_interval([r["before"]["mean"] for r in rows if r["before"]["mean"] is not None]), 0, 1
+            ),
+            "after": bounded(
+                mean_interval([r["after"]["mean"] for r in rows if r["after"]["mean"] is not None]), 0, 1
+            ),
             "change": change,
-            "pass_before": mean_interval([r["pass_before"] for r in rows if r["pass_before"] is not None]),
-            "pass_after": mean_interval([r["pass_after"] for r in rows if r["pass_after"] is not None]),
+            "pass_before": bounded(
+                mean_interval([r["pass_before"] for r in rows if r["pass_before"] is not None]), 0, 1
+            ),
+            "pass_after": bounded(
+                mean_interval([r["pass_after"] for r in rows if r["pass_after"] is not None]), 0, 1
+            ),
         }
     return out
 
@@ -222,6 +252,11 @@ def report(result: dict[str, Any]) -> str:
             if reward["change"]["below_zero"]
             else "NOT distinguishable from zero"
         )
+        prompts = reward["change_over_prompts"]
+        lines.append(
+            f"  {name}: change per held-out prompt, averaged over seeds: "
+            f"{interval_text(prompts, 3, signed=True)} (95% t over {prompts['n']} prompts)"
+        )
         lines.append(
             f"  {name}: held-out reward {interval_text(reward['before'], 3)} -> {interval_text(reward['after'], 3)}; "
             f"change {interval_text(reward['change'], 3, signed=True)} ({verdict} at 95%); pass rate "
@@ -269,7 +304,13 @@ def main() -> None:
         todo = []
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             if str(seed) in previous.get("per_seed", {}) and previous.get("quick") == args.quick:
-                result["per_seed"][str(seed)] = previous["per_seed"][str(seed)]
+                kept = previous["per_seed"][str(seed)]  # its figures re-read from the run directory, if kept
+                fresh = (
+                    read_seed(work / f"seed-{seed}")
+                    if (work / f"seed-{seed}" / "manifest.json").exists()
+                    else {}
+                )
+                result["per_seed"][str(seed)] = {**kept, **fresh}
                 print(f"seed {seed}: finished earlier, kept", file=sys.stderr)
             else:
                 todo.append(seed)
