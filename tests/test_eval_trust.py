@@ -289,3 +289,17 @@ def test_eval_cli_prints_the_judges_agreement_under_the_win_rate(tmp_path):
         "agrees with people 1.00" in lines[at + 1]
         and "on 6 labels (judge-eval: judge-eval.json" in lines[at + 1]
     )
+
+
+def test_a_runs_expert_labels_measure_its_judge_in_the_manifest_and_report(tmp_path):
+    from tests.test_label_wiring import _generate, _verdicts
+
+    runner = CliRunner()
+    run_dir = _generate(tmp_path, runner)
+    assert json.loads((run_dir / "manifest.json").read_text())["judge_agreement"] == []
+    _verdicts(run_dir)  # the expert overrules the judge on one pair (and ties another: left out)
+    run_dir = _generate(tmp_path, runner)
+    (figure,) = json.loads((run_dir / "manifest.json").read_text())["judge_agreement"]
+    assert figure["source"] == "labels" and figure["n"] == 1 and figure["agreement"] == 0.0
+    text = (run_dir / "report.html").read_text()
+    assert "agrees with people 0.00 [0.00, " in text and "on 1 labels (this run&#x27;s expert labels" in text
