@@ -330,6 +330,19 @@ def main() -> None:
                 result["load_end"] = _common.load_average()
                 if out:
                     atomic_write_json(out, result)
+        result["runs"] = list(
+            previous.get("runs") or []
+        )  # every invocation that ran seeds, with its wall time
+        if todo:
+            result["runs"].append(
+                {
+                    "command": result["command"],
+                    "seeds": todo,
+                    "wall_s": round(time.perf_counter() - started, 1),
+                    "load_start": result["load_start"],
+                    "load_end": _common.load_average(),
+                }
+            )
         result["per_seed"] = dict(sorted(result["per_seed"].items(), key=lambda item: int(item[0])))
         result["aggregate"] = aggregate(list(result["per_seed"].values()))
         result["wall_s"] = round(time.perf_counter() - started, 1)
