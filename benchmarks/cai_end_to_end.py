@@ -1,7 +1,7 @@
 """End to end, measured by a rule no judge can flatter: `rlaif run examples/cai-recipe.yaml` over several seeds.
 
-    python benchmarks/cai_end_to_end.py                    # 3 seeds, 8 training prompts each (the README figure)
-    python benchmarks/cai_end_to_end.py --seeds 5 --work runs/e2e   # keep the run directories; re-run resumes
+    python benchmarks/cai_end_to_end.py --work runs/e2e    # 5 seeds, 8 training prompts each (the README figure)
+    python benchmarks/cai_end_to_end.py --jobs 3 --threads 1 --work runs/e2e   # 3 seeds at once, one thread each
     python benchmarks/cai_end_to_end.py --quick            # 1 seed, 2 prompts, tiny generations (checks the script)
 
 Each seed is the shipped CAI recipe run exactly as a user runs it (``rlaif run CONFIG -n N``: answer ->
@@ -16,7 +16,7 @@ reports, per seed and as a mean over seeds with a 95% Student-t interval:
 - the reward's change on the held-out prompts, its pass rate and the mean words (what is verifiably true).
 
 Results go to ``benchmarks/results/cai_end_to_end.json`` after every seed (a killed benchmark keeps the seeds
-it finished; with ``--work`` a re-run resumes the unfinished run directory and skips finished seeds).
+it finished; with ``--work`` the run directories are kept: a re-run resumes an unfinished one and re-reads finished seeds).
 """
 
 from __future__ import annotations
@@ -271,7 +271,7 @@ def report(result: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3, help="how many seeds (0, 1, ...)")
+    parser.add_argument("--seeds", type=int, default=5, help="how many seeds (0, 1, ...)")
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--prompts", "-n", type=int, default=8, help="training prompts (`rlaif run -n`)")
     parser.add_argument("--config", type=Path, default=CONFIG, help="the example run config")
