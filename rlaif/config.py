@@ -27,8 +27,9 @@ from rlaif.plugins import Registry, load_registry
 from rlaif.protocols import GenerationParams
 from rlaif.settings import RunSettings, run_config_schema
 
-# Keys that do not change results: a resumed run may differ in these (the judge probe only reads the pairs).
-HARMLESS_KEYS = ("output_dir", "max_prompts", "chunk_size", "plugins", "probe")
+# Keys that do not change results: a resumed run may differ in these (the judge probe only reads the pairs;
+# judge_agreement only describes the judge).
+HARMLESS_KEYS = ("output_dir", "max_prompts", "chunk_size", "plugins", "probe", "judge_agreement")
 
 # Keys added after runs existed, at the value that reproduces those runs: left out of the hash at that value,
 # so a run directory made before the key existed still resumes.
@@ -247,6 +248,13 @@ def check_config(config: RunConfig) -> list[Problem]:
         path = path if path.is_absolute() else config.base_dir / path
         if not path.is_file():
             problems.append(Problem(f"labels file '{path}' not found (or use auto / none)", file, "labels"))
+    if config.settings.judge_agreement is not None:
+        from rlaif.judges.trust import load_judge_eval
+
+        try:
+            load_judge_eval(config.settings.judge_agreement, config.base_dir)
+        except RlaifError as error:
+            problems.append(Problem(error.render(), file, "judge_agreement"))
     policy = config.model("policy").spec
     if (
         config.settings.train

@@ -24,9 +24,10 @@ from rlaif.engine import EngineSettings, Journal, run_cai
 from rlaif.engine.strategies import PairSettings, length_gap
 from rlaif.errors import RlaifError
 from rlaif.eval.holdout import prompt_split
-from rlaif.eval.runs import evaluate_round
+from rlaif.eval.runs import evaluate_round, reward_lines
 from rlaif.files import atomic_write_text, write_jsonl
 from rlaif.judges.probe_run import probe_round
+from rlaif.judges.trust import trust_text
 from rlaif.memory import release_memory
 from rlaif.prompts import load_prompts
 from rlaif.records import count_drops, is_pair, pairs_dataset
@@ -49,6 +50,14 @@ class RunResult:
     def final_checkpoint(self) -> Path | None:
         value = self.manifest.get("final_checkpoint")
         return self.run_dir / value if value else None
+
+    @property
+    def judge_trust(self) -> str:
+        """How far the win rates can be trusted (the judge's known agreement with people, or "unknown")."""
+        judge = self.manifest.get("judge")
+        return trust_text(
+            self.manifest.get("judge_agreement") or [], judge if isinstance(judge, str) else None
+        )
 
     def summary(self) -> str:
         lines = [f"Run directory: {self.run_dir}"]
@@ -80,6 +89,10 @@ class RunResult:
                 lines.append(
                     f"    eval:       win rate {entry['eval_summary']['win_rate']:.2f} ({entry['eval']})"
                 )
+                lines.append(f"                {self.judge_trust}")
+                lines += [
+                    f"                {line}" for line in reward_lines(entry["eval_summary"].get("rewards"))
+                ]
         lines.append(f"  manifest:     {self.run_dir / 'manifest.json'}")
         if self.manifest.get("report"):
             lines.append(f"  report:       {self.run_dir / self.manifest['report']}")
@@ -231,6 +244,8 @@ def run(
             config="config.yaml",
             constitution="constitution.yaml",
             config_source=config.source,
+            judge=config.settings.judge.name,
+            judge_agreement=judge_agreement(config, run_dir.path, echo),
         )
         atomic_write_text(
             run_dir.path / "config.yaml", yaml.safe_dump(config.raw, sort_keys=False, allow_unicode=True)
@@ -268,7 +283,14 @@ def run(
                     manifest["final_checkpoint"] = checkpoint
                     if split.held_out:
                         evaluate_round(
-                            config, run_dir, round_index, checkpoint, split.held_out, progress, echo
+                            config,
+                            run_dir,
+                            round_index,
+                            checkpoint,
+                            split.held_out,
+                            progress,
+                            echo,
+                            judge_note=trust_text(manifest["judge_agreement"], manifest["judge"]),
                         )
         manifest["status"] = "complete"
         run_dir.save_manifest()
@@ -276,6 +298,27 @@ def run(
         return RunResult(run_dir.path, manifest)
     finally:
         run_dir.release()
+
+
+def judge_agreement(config: RunConfig, path: Path, echo: Echo) -> list[dict[str, Any]]:
+    """What is known of the judge's agreement with people: the config's ``judge_agreement`` (a saved judge-eval
+    result; checked with the config, so a bad one stops the run before it starts) and the run's own expert labels.
+    """
+    from rlaif.judges.trust import from_label_figures, load_judge_eval
+
+    figures = []
+    if config.settings.judge_agreement is not None:
+        figures.append(load_judge_eval(config.settings.judge_agreement, config.base_dir))
+    if (path / "labels.jsonl").is_file():
+        from rlaif.label import run_label_figures
+
+        try:
+            labelled = from_label_figures(run_label_figures(path))
+        except RlaifError as error:  # the labels step reports a broken file itself; here it is only context
+            echo(f"Judge agreement from labels.jsonl not read: {error.message}")
+        else:
+            figures += [labelled] if labelled else []
+    return figures
 
 
 def _write_report(run_dir: RunDirectory, echo: Echo) -> None:

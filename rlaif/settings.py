@@ -265,6 +265,13 @@ class RunSettings:
         "RUN_DIR/labels.jsonl when it exists, `none` ignores labels, anything else is a labels file (relative to "
         "this config). A round that is already trained keeps its pairs.",
     )
+    judge_agreement: str | None = option(
+        None,
+        "How far the judge's win rate can be trusted: a saved `rlaif judge-eval CONFIG --data PAIRS --json` result "
+        "(a JSON file, relative to this config) that measured this judge against people's labels. The run summary, "
+        "manifest and report show its agreement beside every win rate (with the run's own expert labels, when "
+        "it has some); without either they say the agreement is unknown.",
+    )
 
 
 @cache

@@ -12,7 +12,10 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def format_summary(summary: dict) -> str:
+def format_summary(summary: dict, judge_note: str | None = None) -> str:
+    """The human-readable eval summary; ``judge_note`` (how far the judge is trusted) goes under the win rate."""
+    from rlaif.eval.stats import interval_text
+
     lines = [
         f"model:     {summary['model']}",
         f"baseline:  {summary['baseline']}",
@@ -21,6 +24,8 @@ def format_summary(summary: dict) -> str:
         f"win rate:  {_fmt(summary['win_rate'])}  ({summary['wins']} wins, {summary['ties']} ties, "
         f"{summary['losses']} losses; ties count half)",
     ]
+    if judge_note:
+        lines.append(f"           {judge_note}")
     for order, label in (("model_first", "model shown first"), ("model_second", "model shown second")):
         lines.append(f"  {label:<20} {_fmt(summary['orders'][order]['win_rate'])}")
     if summary["per_principle"]:
@@ -28,9 +33,15 @@ def format_summary(summary: dict) -> str:
         for pid, stats in summary["per_principle"].items():
             lines.append(f"  {pid:<22} {_fmt(stats['win_rate'])}  (n={stats['n']})")
     for name, stats in summary["rewards"].items():
+        change = stats.get("change")
         lines.append(
             f"reward {name}: pass rate {_fmt(stats['model']['pass_rate'])} vs {_fmt(stats['baseline']['pass_rate'])}, "
             f"mean {_fmt(stats['model']['mean'])} vs {_fmt(stats['baseline']['mean'])} (model vs baseline)"
+            + (
+                f"; change {interval_text(change, 3, signed=True)} (paired over {change['n']} prompts, 95% t)"
+                if change
+                else ""
+            )
         )
     length = summary["length"]
     lines.append(
@@ -104,6 +115,10 @@ def eval_command(
     if as_json:
         click.echo(json.dumps(result.summary, indent=2))
     else:
-        click.echo(format_summary(result.summary))
+        from rlaif.judges.trust import load_judge_eval, trust_text
+
+        known = loaded.settings.judge_agreement
+        figures = [load_judge_eval(known, loaded.base_dir)] if known else []
+        click.echo(format_summary(result.summary, trust_text(figures, loaded.settings.judge.name)))
         if output_dir is not None:
             click.echo(f"summary: {summary_path}\nrecords: {records_path}")

@@ -1,5 +1,9 @@
 """Evaluate a policy against a baseline: judge win rates (both orders), reward pass rates, lengths, KL.
 
+A constitution's verifiable rewards are scored on both models' answers to the same prompts, so their change
+(after minus before, per prompt) comes with a paired 95% interval (:func:`reward_change`): the figure a judge
+cannot flatter, reported beside the win rate.
+
 Both models answer the same prompts with the same per-prompt seeds. The judge is asked every comparison twice,
 once with the model's response shown first and once second, so a judge's position bias cannot masquerade as a
 win; the two probabilities are averaged into ``p_model``. An outcome is a win when ``p_model > 0.5 + margin``,
@@ -110,13 +114,42 @@ def _reward_rows(reward: Reward, items: Sequence[PromptItem], texts: Sequence[st
 
 
 def _reward_stats(rows: Sequence[tuple[Any, Any]]) -> dict[str, Any]:
+    """Pass rate (95% Wilson interval) and mean score (95% t interval) of one model's answers."""
+    from rlaif.eval.stats import mean_interval
+    from rlaif.judges.evaluation import wilson_interval
+
     judged = [score for score, _ in rows if score is not None]
     counted = [passed for _, passed in rows if passed is not None]
     return {
         "pass_rate": sum(counted) / len(counted) if counted else None,
+        "pass_ci95": list(wilson_interval(sum(counted), len(counted))) if counted else None,
         "mean": sum(judged) / len(judged) if judged else None,
+        "mean_ci95": mean_interval(judged)["ci95"],
         "n": len(judged),
     }
+
+
+def reward_change(records: Sequence[dict[str, Any]], name: str) -> dict[str, Any]:
+    """A reward's change on the same held-out prompts, after (model) minus before (baseline), paired per prompt.
+
+    ``mean`` and ``ci95`` (Student t over prompts) of the score difference, ``pass_rate`` the change in pass
+    rate, ``above_zero`` / ``below_zero`` whether the interval excludes zero: what the rule says happened,
+    whatever the judge thought. ``records`` are one per prompt.
+    """
+    from rlaif.eval.stats import paired_change
+
+    change = paired_change(
+        [r["rewards"][name]["baseline"] for r in records], [r["rewards"][name]["model"] for r in records]
+    )
+    both = [
+        r["reward_passed"][name]
+        for r in records
+        if r["reward_passed"][name]["model"] is not None and r["reward_passed"][name]["baseline"] is not None
+    ]
+    change["pass_rate"] = (
+        sum(float(p["model"]) - float(p["baseline"]) for p in both) / len(both) if both else None
+    )
+    return change
 
 
 def _principles_for(item: PromptItem, constitution: Constitution, settings: EvalSettings) -> list[Principle]:
@@ -318,6 +351,7 @@ def summarize_eval(
             )
             for side in ("model", "baseline")
         }
+        | {"change": reward_change(per_item, name)}
         for name in reward_names
     }
     kl = kl_estimate([r.get("kl") for r in per_item])

@@ -90,8 +90,12 @@ def evaluate_round(
     items: list[PromptItem],
     progress: bool,
     echo: Callable[[str], None],
+    judge_note: str | None = None,
 ) -> None:
     """The run's end-of-round evaluation, journaled like generation.
+
+    ``judge_note`` (how far the judge is trusted, :func:`rlaif.judges.trust.trust_text`) is printed beside the
+    win rate; the constitution's verifiable rewards, before and after with their paired interval, below it.
 
     Prompts are evaluated in chunks of ``chunk_size``; each chunk's records are fsync'd to
     ``round-N/eval_journal.jsonl`` before the next starts, so a crash or kill mid-eval loses at most the chunk in
@@ -142,13 +146,53 @@ def evaluate_round(
         eval=run_dir.relative(summary_path),
         eval_records=run_dir.relative(records_path),
         eval_summary={key: summary[key] for key in ("win_rate", "wins", "losses", "ties", "n")}
-        | {"kl": summary["kl"]["estimate"]},
+        | {"kl": summary["kl"]["estimate"], "rewards": reward_brief(summary)},
     )
     run_dir.save_manifest()
     rate = summary["win_rate"]
     echo(
         f"Round {round_index} eval: win rate {rate:.2f} vs the starting policy "
         f"({summary['wins']} wins, {summary['ties']} ties, {summary['losses']} losses)"
+        + (f"; {judge_note}" if judge_note else "")
         if rate is not None
         else f"Round {round_index} eval: nothing to compare"
     )
+    for line in reward_lines(entry["eval_summary"]["rewards"]):
+        echo(f"  {line}")
+
+
+def reward_brief(summary: dict[str, Any]) -> dict[str, Any]:
+    """Per verifiable reward, what the manifest keeps: mean before/after, the paired change and pass rates."""
+    brief = {}
+    for name, stats in (summary.get("rewards") or {}).items():
+        change = stats.get("change") or {}
+        brief[name] = {
+            "before": stats["baseline"].get("mean"),
+            "after": stats["model"].get("mean"),
+            "change": change.get("mean"),
+            "ci95": change.get("ci95"),
+            "n": change.get("n"),
+            "pass_before": stats["baseline"].get("pass_rate"),
+            "pass_after": stats["model"].get("pass_rate"),
+        }
+    return brief
+
+
+def reward_lines(brief: dict[str, Any]) -> list[str]:
+    """``held-out length: 0.61 -> 0.78, change +0.17 [+0.05, +0.29] on 8 prompts; pass rate 0.00 -> 0.50``."""
+    from rlaif.eval.stats import interval_text
+
+    def rate(value: Any) -> str:
+        return "n/a" if value is None else f"{value:.2f}"
+
+    lines = []
+    for name, figures in (brief or {}).items():
+        if not isinstance(figures, dict):
+            continue
+        change = interval_text({"mean": figures.get("change"), "ci95": figures.get("ci95")}, 2, signed=True)
+        lines.append(
+            f"held-out {name}: {rate(figures.get('before'))} -> {rate(figures.get('after'))}, change {change} "
+            f"on {figures.get('n')} prompts; pass rate {rate(figures.get('pass_before'))} -> "
+            f"{rate(figures.get('pass_after'))}"
+        )
+    return lines

@@ -20,6 +20,7 @@ def write_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
 
     run = load_run(run_dir)
     run.labels = _label_figures(run.path, run.warnings)
+    run.judge_agreement = _judge_agreement(run.manifest, run.labels, run.warnings)
     path = Path(output) if output is not None else Path(run_dir) / "report.html"
     atomic_write_text(path, render_report(run))
     return path
@@ -37,6 +38,25 @@ def _label_figures(path: Path, warnings: list[str]) -> dict[str, Any] | None:
     except RlaifError as error:
         warnings.append(f"labels.jsonl: {error.message}")
         return None
+
+
+def _judge_agreement(
+    manifest: dict[str, Any], labels: dict[str, Any] | None, warnings: list[str]
+) -> list[dict[str, Any]]:
+    """The run's judge-eval figure (kept in the manifest when the run started) and its expert labels, as of now."""
+    from rlaif.judges.trust import figure_problems, from_label_figures
+
+    figures = []
+    for figure in manifest.get("judge_agreement") or []:
+        if not isinstance(figure, dict) or figure.get("source") == "labels":
+            continue  # labels are read fresh below: some may have been added since the run
+        problems = figure_problems(figure)
+        if problems:
+            warnings.append(f"manifest.json: judge_agreement skipped ({'; '.join(problems)})")
+        else:
+            figures.append(figure)
+    labelled = from_label_figures(labels)
+    return figures + ([labelled] if labelled else [])
 
 
 @hookimpl

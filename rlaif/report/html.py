@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from rlaif.eval.stats import interval_text
+from rlaif.judges.trust import trust_text
 from rlaif.records import count_drops
 from rlaif.report.plots import PLOTS
 from rlaif.report.rundata import RoundData, RunData, StageData
@@ -77,14 +79,27 @@ def _cards(run: RunData, totals: dict[str, Any]) -> str:
         ("win rate (latest)", _num(evaluation.get("win_rate"), 2)),
         ("KL to start (k3, nats)", _kl_text(evaluation.get("kl") or {})),
     ]
+    notes = {"win rate (latest)": _trust(run)}
     return (
         '<div class="cards">'
         + "".join(
-            f'<div class="card"><div class="value">{value}</div><div class="label">{esc(label)}</div></div>'
+            f'<div class="card"><div class="value">{value}</div><div class="label">{esc(label)}</div>'
+            + (f'<div class="trust">{esc(notes[label])}</div>' if label in notes else "")
+            + "</div>"
             for label, value in items
         )
         + "</div>"
     )
+
+
+def _trust(run: RunData) -> str:
+    """How far the judge's win rates can be trusted: its known agreement with people, or "unknown" and how."""
+    judge = (run.config.get("judge") or {}).get("name") if isinstance(run.config.get("judge"), dict) else None
+    return trust_text(run.judge_agreement, judge if isinstance(judge, str) else None)
+
+
+def _trust_note(run: RunData) -> str:
+    return f'<p class="sub trust" data-figure="judge-trust">Win rates are the judge\'s verdicts; {esc(_trust(run))}.</p>'
 
 
 def _stage_text(stage: StageData) -> str:
@@ -134,7 +149,8 @@ def _rounds_table(run: RunData) -> str:
                 esc(" · ".join(f"{k.removesuffix('_s')} {v:.0f}s" for k, v in timings.items())),
             ]
         )
-    return _table(["round", "prompts", "pairs", "drops by reason", "training", "win rate", "time"], rows)
+    table = _table(["round", "prompts", "pairs", "drops by reason", "training", "win rate", "time"], rows)
+    return table + (_trust_note(run) if any(rnd.eval_summary for rnd in run.rounds) else "")
 
 
 def _constitution(run: RunData) -> str:
@@ -254,7 +270,82 @@ def _eval_section(run: RunData) -> str:
         if cards
         else ""
     )
-    return table + browser
+    return _trust_note(run) + table + _rewards_table(evaluated) + browser
+
+
+def _reward_change(summary: dict[str, Any], name: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The summary's paired change; an eval.json written before it existed gets it from its records."""
+    stats = (summary.get("rewards") or {}).get(name) or {}
+    if isinstance(stats.get("change"), dict):
+        return stats["change"]
+    from rlaif.eval.core import reward_change
+
+    per_prompt = list({r.get("id"): r for r in records if isinstance(r.get("rewards"), dict)}.values())
+    try:
+        return reward_change(per_prompt, name)
+    except (KeyError, TypeError, ValueError):
+        return {}
+
+
+def _with_ci(value: Any, ci: Any, digits: int = 2) -> str:
+    text = _num(value, digits)
+    if isinstance(ci, list) and len(ci) == 2:
+        text += f'<span class="ci"> [{_num(ci[0], digits)}, {_num(ci[1], digits)}]</span>'
+    return text
+
+
+def _rewards_table(evaluated: list[RoundData]) -> str:
+    """The constitution's verifiable rewards on the held-out prompts, before (base) and after (trained).
+
+    What the rule says happened, whatever the judge thought: mean score and pass rate on each side with 95%
+    intervals, and the per-prompt paired change with its interval and a plain verdict.
+    """
+    rows = []
+    for rnd in evaluated:
+        summary = rnd.eval_summary or {}
+        for name, stats in (summary.get("rewards") or {}).items():
+            if not isinstance(stats, dict):
+                continue
+            before, after = stats.get("baseline") or {}, stats.get("model") or {}
+            change = _reward_change(summary, name, rnd.eval_records)
+            if change.get("above_zero"):
+                verdict = '<span class="good">up (interval above 0)</span>'
+            elif change.get("below_zero"):
+                verdict = '<span class="warn">down (interval below 0)</span>'
+            elif change.get("ci95"):
+                verdict = "no clear change (interval includes 0)"
+            else:
+                verdict = "too few prompts for an interval"
+            signed = esc(interval_text(change, 3, signed=True))
+            rows.append(
+                [
+                    _num(rnd.index),
+                    f"<code>{esc(name)}</code>",
+                    _num(change.get("n")),
+                    _with_ci(before.get("mean"), before.get("mean_ci95"), 3),
+                    _with_ci(after.get("mean"), after.get("mean_ci95"), 3),
+                    f"<strong>{signed}</strong>",
+                    verdict,
+                    f"{_with_ci(before.get('pass_rate'), before.get('pass_ci95'))} → "
+                    f"{_with_ci(after.get('pass_rate'), after.get('pass_ci95'))}",
+                ]
+            )
+    if not rows:
+        return (
+            '<p class="note">No verifiable rewards: the constitution attaches none to its principles '
+            "(<code>rewards:</code> under a principle), so only the judge speaks for this run.</p>"
+        )
+    return (
+        '<h3 id="verifiable-rewards">Verifiable rewards on the held-out prompts</h3>'
+        '<p class="sub">Scored by the constitution\'s own rules, not by the judge: before = the starting '
+        "policy, after = the trained model, on the same prompts; the change is after minus before per prompt "
+        "(95% t interval over prompts; pass rates with 95% Wilson intervals).</p>"
+        + _table(
+            ["round", "reward", "prompts", "mean before", "mean after", "change", "verdict", "pass rate"],
+            rows,
+            "rewards",
+        )
+    )
 
 
 def _eval_card(rnd: RoundData, record: dict[str, Any]) -> str:
@@ -454,6 +545,8 @@ pre.text { white-space: pre-wrap; word-break: break-word; margin: 0; font: 12.5p
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; color: #fff; background: #888; }
 .badge.pair, .badge.win { background: #2a9d62; } .badge.drop, .badge.loss { background: #d0435a; } .badge.tie { background: #c9a227; }
 .rationale { margin-top: 8px; } .judge-extra { margin-top: 6px; color: var(--muted); font-size: 12px; }
+.trust { color: var(--muted); font-size: 11px; margin-top: 4px; } .good { color: #2a9d62; } .warn { color: #b5473a; }
+.ci { color: var(--muted); font-size: 12px; }
 .warnings { background: #fff7e0; border: 1px solid #f0d58a; border-radius: 8px; padding: 8px 14px; }
 footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
 @media (max-width: 900px) { .cards { grid-template-columns: repeat(3, 1fr); } .columns { grid-template-columns: 1fr; } }

@@ -53,6 +53,9 @@ class RunData:
     labels: dict[str, Any] | None = None
     """Expert labels of this run (``labels.jsonl``): judge-expert agreement, disagreements, labellers (filled in
     by :func:`rlaif.report.write_report`, which knows about labels; this module only reads the run)."""
+    judge_agreement: list[dict[str, Any]] = field(default_factory=list)
+    """What is known of the judge's agreement with people (:mod:`rlaif.judges.trust` figures): the run's
+    judge-eval result from the manifest and its expert labels (filled in by :func:`rlaif.report.write_report`)."""
 
 
 def read_jsonl_lenient(path: Path, warnings: list[str]) -> list[dict[str, Any]]:
