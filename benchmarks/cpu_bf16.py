@@ -83,7 +83,9 @@ def main() -> None:
     parser.add_argument(
         "--invariance-tokens", type=int, default=48, help="greedy budget for batch dependence"
     )
-    parser.add_argument("--max-new-tokens", type=int, default=None, help="one token budget for all CAI stages")
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=None, help="one token budget for all CAI stages"
+    )
     parser.add_argument("--skip", default="", help="comma list of parts to skip: speed,batch,verdicts")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
