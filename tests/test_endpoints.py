@@ -174,7 +174,12 @@ class FakeServer:
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                 try:
-                    time.sleep(fake.delay)
+                    time.sleep(0 if "refuse me" in prompt else fake.delay)
+                    if "refuse me" in prompt:
+                        self._send(
+                            400, {"error": {"message": "bad request", "type": "invalid_request_error"}}
+                        )
+                        return
                     if fake.mode == "500":
                         self._send(500, {"error": {"message": "injected", "type": "server_error"}})
                         return
@@ -346,3 +351,18 @@ def test_base_url_list_is_a_documented_checked_option() -> None:
     assert registration.require_valid_options({"base_url": ["http://a/v1", "http://b/v1"]}, "models.critic")
     with pytest.raises(RlaifError, match=r"models\.critic\.base_url"):
         registration.require_valid_options({"base_url": []}, "models.critic")
+
+
+def test_a_failed_batch_frees_every_slot_it_held(servers) -> None:
+    """A request refused for good cancels its batch; the cancelled requests must give their slots back."""
+    a, b = servers("a", delay=0.3), servers("b", delay=0.3)
+    with model_for(a, b, max_concurrency=2) as model:
+        with pytest.raises(RequestFailed, match="HTTP 400"):
+            model.generate([user("slow 1"), user("slow 2"), user("refuse me"), user("slow 3")], PARAMS)
+        assert [endpoint.in_flight for endpoint in model._endpoints.endpoints] == [0, 0]
+        time.sleep(0.5)  # the servers finish the requests the client walked away from
+        a.max_in_flight = b.max_in_flight = 0
+        prompts = [f"after {index}" for index in range(8)]
+        replies = model.generate([user(p) for p in prompts], PARAMS)
+    assert [reply.split(": ", 1)[1] for reply in replies] == prompts
+    assert a.max_in_flight == 2 and b.max_in_flight == 2  # full concurrency again after the failure

@@ -386,7 +386,7 @@ class OpenAIChatModel:
         )
         self._runner: _LoopThread | None = None
         self._client: Any = None
-        self._slot_freed: asyncio.Condition | None = None
+        self._slot_freed: asyncio.Event | None = None
         self._probes: set[asyncio.Task] = set()
         self._request_bucket: _TokenBucket | None = None
         self._token_bucket: _TokenBucket | None = None
@@ -440,7 +440,7 @@ class OpenAIChatModel:
                     api_key=self._api_key.value, base_url=endpoint.url, max_retries=0, timeout=self.timeout
                 )
             self._client = self._endpoints.endpoints[0].client
-            self._slot_freed = asyncio.Condition()
+            self._slot_freed = asyncio.Event()
             if self.requests_per_minute:
                 self._request_bucket = _TokenBucket(self.requests_per_minute)
             if self.tokens_per_minute:
@@ -530,26 +530,29 @@ class OpenAIChatModel:
         raise exc
 
     async def _acquire(self) -> Endpoint:
-        """A slot on the least-loaded endpoint in service; waits while all are full. Starts due probes."""
-        assert self._slot_freed is not None
-        async with self._slot_freed:
-            while True:
-                self._start_probes()
-                with self._stats_lock:
-                    endpoint = self._endpoints.choose()
-                if endpoint is not None:
-                    return endpoint
-                wake = self._endpoints.next_change()
-                try:
-                    await asyncio.wait_for(self._slot_freed.wait(), timeout=wake)
-                except asyncio.TimeoutError:
-                    pass
+        """A slot on the least-loaded endpoint in service; waits while all are full. Starts due probes.
 
-    async def _release(self, endpoint: Endpoint) -> None:
+        No wake-up is lost: everything runs on the one event loop, and nothing awaits between finding no slot
+        and clearing the event, so a release (which sets it) cannot fall in between.
+        """
         assert self._slot_freed is not None
-        async with self._slot_freed:
-            self._endpoints.release(endpoint)
-            self._slot_freed.notify_all()
+        while True:
+            self._start_probes()
+            with self._stats_lock:
+                endpoint = self._endpoints.choose()
+            if endpoint is not None:
+                return endpoint
+            self._slot_freed.clear()
+            try:
+                await asyncio.wait_for(self._slot_freed.wait(), timeout=self._endpoints.next_change())
+            except asyncio.TimeoutError:
+                pass
+
+    def _release(self, endpoint: Endpoint) -> None:
+        """Free the slot (synchronously: it must happen even while the request is being cancelled)."""
+        self._endpoints.release(endpoint)
+        if self._slot_freed is not None:
+            self._slot_freed.set()
 
     def _start_probes(self) -> None:
         for endpoint in self._endpoints.due_for_probe():
@@ -579,8 +582,7 @@ class OpenAIChatModel:
         with self._stats_lock:
             self._endpoints.probed(endpoint, alive)
         if self._slot_freed is not None:
-            async with self._slot_freed:
-                self._slot_freed.notify_all()
+            self._slot_freed.set()
 
     async def _request(self, body: dict[str, Any], parse: Callable[[Any], T], estimate: int) -> T:
         """Send one chat-completion request until it succeeds, fails for good, or the retry budget is spent.
@@ -629,7 +631,7 @@ class OpenAIChatModel:
                         self._token_bucket.adjust(prompt_tokens + completion_tokens - estimate)
                     return result
             finally:
-                await self._release(endpoint)
+                self._release(endpoint)
             self._count(**{last.kind: 1})
             with self._stats_lock:
                 taken_out = self._endpoints.failed(endpoint, last.kind, time.monotonic() - started)
