@@ -86,6 +86,9 @@ def main() -> None:
     parser.add_argument(
         "--max-new-tokens", type=int, default=None, help="one token budget for all CAI stages"
     )
+    parser.add_argument(
+        "--answers-only", action="store_true", help="speed: the answer stage only, no engine arms"
+    )
     parser.add_argument("--skip", default="", help="comma list of parts to skip: speed,batch,verdicts")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -106,14 +109,17 @@ def main() -> None:
     print(f"auto model: generation {auto.model.dtype}, scoring {auto.model.score_dtype}")
 
     if "speed" not in skip:
-        cai.warm_up(fp32)
-        cai.warm_up(auto)
         arms = {
-            "engine float32": lambda: cai.run_engine(fp32),
-            "engine auto (bf16 gen, fp32 judge)": lambda: cai.run_engine(auto),
             "answers float32": lambda: _generate_arm(fp32.model, fp32),
             "answers bf16": lambda: _generate_arm(auto.model, auto),
         }
+        _generate_arm(fp32.model, replace(fp32, items=fp32.items[:2]))  # warm-up
+        _generate_arm(auto.model, replace(auto, items=auto.items[:2]))
+        if not args.answers_only:
+            cai.warm_up(fp32)
+            cai.warm_up(auto)
+            arms["engine float32"] = lambda: cai.run_engine(fp32)
+            arms["engine auto (bf16 gen, fp32 judge)"] = lambda: cai.run_engine(auto)
         results = _common.interleaved(arms, args.repeats)
         rows, seconds = [], {}
         for arm, runs in results.items():
@@ -135,11 +141,16 @@ def main() -> None:
                 ["arm", "runs", "median wall s", "median CPU s", "new tokens", "tokens/s", "pairs"], rows
             )
         )
-        print(
-            f"speed-up auto / float32: engine {seconds['engine float32'] / seconds['engine auto (bf16 gen, fp32 judge)']:.2f}x"
-            f", answers {seconds['answers float32'] / seconds['answers bf16']:.2f}x (wall, same prompts; "
-            "token counts differ where the numerics change a sample)"
-        )
+        cpu = {arm: _common.median([m.cpu for m in runs]) for arm, runs in results.items()}
+        pairs = [("answers", "answers float32", "answers bf16")]
+        if not args.answers_only:
+            pairs.append(("engine", "engine float32", "engine auto (bf16 gen, fp32 judge)"))
+        for label, slow, fast in pairs:
+            print(
+                f"speed-up bf16 / float32, {label}: {seconds[slow] / seconds[fast]:.2f}x wall, "
+                f"{cpu[slow] / cpu[fast]:.2f}x CPU time (same prompts; token counts differ where the numerics "
+                "change a sample)"
+            )
 
     if "batch" not in skip:
         for name, model in (("float32", fp32.model), ("bf16", auto.model)):
