@@ -19,8 +19,8 @@ class TransformersOptions:
     dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = option(
         UNSET,
         "weights for generation (default: bfloat16 on GPUs that support it, else float32). auto: bfloat16 "
-        "wherever the hardware computes in it natively, a CPU with AVX-512 BF16 or AMX included (2-3x faster "
-        "generation there, see docs/benchmarks.md), float32 elsewhere",
+        "wherever the hardware computes in it natively, a CPU with AVX-512 BF16 or AMX included (the engine was "
+        "2.4x faster on one such CPU, no faster on another: docs/benchmarks.md), float32 elsewhere",
         type="string",
     )
     score_dtype: Literal["auto", "float32", "bfloat16", "float16"] = option(
