@@ -21,6 +21,7 @@ from rlaif import __version__
 from rlaif.config import RunConfig, require_valid
 from rlaif.constitution import Constitution, load_constitution
 from rlaif.engine import EngineSettings, Journal, run_cai
+from rlaif.engine.cai import add_counts
 from rlaif.engine.strategies import PairSettings, length_gap
 from rlaif.errors import RlaifError
 from rlaif.eval.holdout import prompt_split
@@ -153,10 +154,7 @@ def _generate_round(
             )
             timings = entry.setdefault("timings", {})
             timings["generate_s"] = round(timings.get("generate_s", 0) + time.perf_counter() - started, 2)
-            usage = entry.setdefault("usage", {})
-            for stage, counts in result.usage.items():
-                for key, value in counts.items():
-                    usage.setdefault(stage, {})[key] = usage.get(stage, {}).get(key, 0) + value
+            add_counts(entry.setdefault("usage", {}), result.usage)
         finally:
             pool.close()
     records = [record for record in journal.records if record["id"] in wanted]

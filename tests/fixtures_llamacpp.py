@@ -39,6 +39,64 @@ def start_llamacpp_server(
     return LlamaCppServer(gguf or resolve_gguf("embedded"), parallel=parallel, n_ctx=n_ctx, threads=threads)
 
 
+_SERVE = """
+import sys, time
+from rlaif.models.llamacpp import LlamaCppServer, resolve_gguf
+server = LlamaCppServer(resolve_gguf("embedded"), parallel=int(sys.argv[1]), n_ctx=int(sys.argv[2]), threads=1)
+print(server.base_url, flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+
+class LlamaCppProcess:
+    """llama.cpp's server in a child process, so a test can kill it for real (SIGKILL: no goodbye, sockets reset)."""
+
+    def __init__(self, parallel: int = 4, n_ctx: int = 4096):
+        import os
+        import subprocess
+        import sys
+
+        root = str(Path(__file__).resolve().parent.parent)
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _SERVE, str(parallel), str(n_ctx)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=root,
+            env=env,
+        )
+        line = self.process.stdout.readline().strip() if self.process.stdout else ""
+        if not line.startswith("http"):
+            self.kill()
+            raise RuntimeError(f"llama.cpp server process did not start (said {line!r})")
+        self.base_url = line
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def llamacpp_processes() -> Iterator[Any]:
+    """``llamacpp_processes(n) -> [LlamaCppProcess]``: n servers of the embedded GGUF, each in its own process."""
+    started: list[LlamaCppProcess] = []
+
+    def make(n: int, **options: Any) -> list[LlamaCppProcess]:
+        for _ in range(n):
+            started.append(LlamaCppProcess(**options))
+        return started[-n:]
+
+    yield make
+    for process in started:
+        process.kill()
+
+
 @pytest.fixture(scope="session")
 def llamacpp_server() -> Iterator[LlamaCppServer]:
     """One llama.cpp server for the whole session (8 slots, unified 8k KV cache), stopped at the end."""

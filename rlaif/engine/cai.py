@@ -43,7 +43,7 @@ class EngineResult:
     pairs: int = 0
     drops: Counter = field(default_factory=Counter)
     skipped: int = 0
-    usage: dict[str, dict[str, int]] = field(default_factory=dict)
+    usage: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 _LABEL_PREFIX = re.compile(
@@ -100,12 +100,26 @@ class _StageMeter:
     def run(self, stage: str, model: Any, call: Callable[[], Any]) -> Any:
         before = _usage(model)
         out = call()
-        after = _usage(model)
-        totals = self.result.usage.setdefault(stage, {})
-        for key, value in after.items():
-            if isinstance(value, int | float):
-                totals[key] = totals.get(key, 0) + value - before.get(key, 0)
+        add_counts(self.result.usage.setdefault(stage, {}), _usage(model), before)
         return out
+
+
+def add_counts(totals: dict[str, Any], after: dict[str, Any], before: dict[str, Any] | None = None) -> None:
+    """``totals += after - before``, key by key; nested mappings (a backend's per-server counters) recursively.
+
+    Why recursive: a backend with several servers reports ``{"requests": n, ..., "endpoints": {url: {...}}}``
+    and each stage (and the manifest, summed over chunks) keeps that shape. Non-numbers are ignored.
+    """
+    before = before or {}
+    for key, value in after.items():
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int | float):
+            total = totals.get(key, 0) + value - before.get(key, 0)
+            totals[key] = round(total, 3) if isinstance(total, float) else total
+        elif isinstance(value, dict):
+            earlier = before.get(key)
+            add_counts(totals.setdefault(key, {}), value, earlier if isinstance(earlier, dict) else {})
 
 
 def run_cai(

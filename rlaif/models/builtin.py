@@ -16,8 +16,19 @@ class TransformersOptions:
     """Options of the transformers backends (embedded and local Hugging Face directories)."""
 
     device: str = option("auto", "auto, cpu, cuda, cuda:1, mps")
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = option(
-        "auto", "auto: bfloat16 on GPUs that support it, else float32", type="string"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = option(
+        UNSET,
+        "weights for generation (default: bfloat16 on GPUs that support it, else float32). auto: bfloat16 "
+        "wherever the hardware computes in it natively, a CPU with AVX-512 BF16 or AMX included (the engine was "
+        "2.4x faster on one such CPU, no faster on another: docs/benchmarks.md), float32 elsewhere",
+        type="string",
+    )
+    score_dtype: Literal["auto", "float32", "bfloat16", "float16"] = option(
+        "auto",
+        "weights for log-probs (judges, likelihoods, KL). auto: float32 on CPU whatever dtype says (bfloat16 "
+        "moves judge verdicts; a float32 copy is loaded only if this model also scores), the model's dtype "
+        "on GPUs",
+        type="string",
     )
     batch_size: int = option(32, "prompts per forward pass", minimum=1)
     threads: int | None = option(

@@ -15,7 +15,9 @@ Robustness is the point, because a long run makes thousands of requests and some
 - a total per-request deadline (``timeout``), enforced with :func:`asyncio.wait_for` as well as the HTTP client's
   timeout, because a server that trickles bytes never trips a read timeout;
 - when a request's retry budget is spent, :class:`~rlaif.errors.RlaifError` names the server, the last error and
-  the number of tries -- never the API key.
+  the number of tries -- never the API key;
+- several servers for one role (``base_url: [url1, url2]``): least-loaded routing, a failing server taken out and
+  probed back in, retries moved to a healthy one, usage per server (:mod:`rlaif.models.endpoints`).
 
 The API key is read from an environment variable (``api_key_env``) at construction and kept only inside the
 HTTP client. It is never part of ``repr()``, :meth:`usage_stats`, log records we emit, or error text (exception
@@ -40,9 +42,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timezone
 from typing import Any, Literal, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from rlaif.errors import RlaifError
+from rlaif.models.endpoints import Endpoint, EndpointSet, redact_url, url_list
 from rlaif.options import UNSET, option
 from rlaif.protocols import Conversation, GenerationParams
 
@@ -65,15 +68,19 @@ RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 class OpenAIOptions:
     """Options of the openai backend: the arguments of ``OpenAIChatModel`` a config may set."""
 
-    base_url: str | None = option(
-        UNSET, "server URL ending in /v1 (default: $OPENAI_BASE_URL, else https://api.openai.com/v1)"
+    base_url: str | list[str] | None = option(
+        UNSET,
+        "server URL ending in /v1 (default: $OPENAI_BASE_URL, else https://api.openai.com/v1), or a list of "
+        "URLs of servers of the same model: each request goes to the least-loaded one, a failing one is taken "
+        "out and probed back in, retries move to a healthy one, usage is counted per server",
+        minItems=1,
     )
     api_key_env: str = option(
         "OPENAI_API_KEY",
         "name of the environment variable holding the API key (optional for local servers). "
         "The key itself never goes in a config file.",
     )
-    max_concurrency: int = option(8, "requests in flight", minimum=1)
+    max_concurrency: int = option(8, "requests in flight (per server when base_url lists several)", minimum=1)
     requests_per_minute: float | None = option(
         UNSET, "client-side request rate limit (default: none)", exclusiveMinimum=0
     )
@@ -93,6 +100,15 @@ class OpenAIOptions:
         "auto", "auto: use label log-probs when the server gives them, else judges parse text"
     )
     extra_body: dict[str, Any] = option({}, "extra JSON fields sent with every request (e.g. top_k)")
+    endpoint_cooldown: float = option(
+        5.0,
+        "with several base_url servers: seconds a server that failed (connection error, timeout, 5xx) stays out "
+        "before it is probed (GET /models); doubles while it keeps failing, up to endpoint_cooldown_max",
+        exclusiveMinimum=0,
+    )
+    endpoint_cooldown_max: float = option(
+        60.0, "the longest cool-down of a failing server, seconds", exclusiveMinimum=0
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -106,16 +122,6 @@ def is_local_url(url: str) -> bool:
         or host.startswith("127.")
         or host.endswith(".local")
     )
-
-
-def redact_url(url: str) -> str:
-    """Drop ``user:password@`` from a URL before it is shown or recorded."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def parse_retry_after(value: str | None, now: float | None = None, cap: float = 60.0) -> float | None:
@@ -302,7 +308,7 @@ class OpenAIChatModel:
         self,
         model: str,
         *,
-        base_url: str | None = None,
+        base_url: str | Sequence[str] | None = None,
         api_key_env: str = "OPENAI_API_KEY",
         max_concurrency: int = 8,
         requests_per_minute: float | None = None,
@@ -315,6 +321,8 @@ class OpenAIChatModel:
         logprobs: str | bool = "auto",
         extra_body: dict[str, Any] | None = None,
         name: str | None = None,
+        endpoint_cooldown: float = 5.0,
+        endpoint_cooldown_max: float = 60.0,
     ):
         if not model:
             raise RlaifError(
@@ -322,13 +330,13 @@ class OpenAIChatModel:
             )
         self.model = model
         self.name = name or f"openai:{model}"
-        raw_url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-        self._base_url = raw_url.rstrip("/")
-        self.base_url = redact_url(self._base_url)
+        urls = url_list(base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
+        self.base_urls = [redact_url(url) for url in urls]
+        self.base_url = ", ".join(self.base_urls)
         self.api_key_env = api_key_env
         key = os.environ.get(api_key_env) or None
         if key is None:
-            if not is_local_url(self._base_url):
+            if not all(is_local_url(url) for url in urls):
                 raise RlaifError(
                     f"model '{self.name}' at {self.base_url} needs an API key, and environment variable "
                     f"{api_key_env} is not set",
@@ -339,6 +347,9 @@ class OpenAIChatModel:
         self._api_key = _Secret(key)
         self._secrets = (self._api_key,) if key != LOCAL_DUMMY_KEY else ()
         self.max_concurrency = max(1, int(max_concurrency))
+        self._endpoints = EndpointSet(
+            urls, self.max_concurrency, cooldown=endpoint_cooldown, cooldown_max=endpoint_cooldown_max
+        )
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
         self.timeout = float(timeout)
@@ -375,7 +386,8 @@ class OpenAIChatModel:
         )
         self._runner: _LoopThread | None = None
         self._client: Any = None
-        self._semaphore: asyncio.Semaphore | None = None
+        self._slot_freed: asyncio.Event | None = None
+        self._probes: set[asyncio.Task] = set()
         self._request_bucket: _TokenBucket | None = None
         self._token_bucket: _TokenBucket | None = None
         self._runner_lock = threading.Lock()
@@ -400,7 +412,7 @@ class OpenAIChatModel:
         return {
             "name": self.name,
             "model": self.model,
-            "base_url": self.base_url,
+            "base_url": self.base_urls[0] if len(self.base_urls) == 1 else list(self.base_urls),
             "api_key_env": self.api_key_env,
             "max_concurrency": self.max_concurrency,
             "requests_per_minute": self.requests_per_minute,
@@ -423,10 +435,12 @@ class OpenAIChatModel:
         if self._client is None:
             import openai
 
-            self._client = openai.AsyncOpenAI(
-                api_key=self._api_key.value, base_url=self._base_url, max_retries=0, timeout=self.timeout
-            )
-            self._semaphore = asyncio.Semaphore(self.max_concurrency)
+            for endpoint in self._endpoints.endpoints:
+                endpoint.client = openai.AsyncOpenAI(
+                    api_key=self._api_key.value, base_url=endpoint.url, max_retries=0, timeout=self.timeout
+                )
+            self._client = self._endpoints.endpoints[0].client
+            self._slot_freed = asyncio.Event()
             if self.requests_per_minute:
                 self._request_bucket = _TokenBucket(self.requests_per_minute)
             if self.tokens_per_minute:
@@ -438,8 +452,13 @@ class OpenAIChatModel:
         runner, self._runner = self._runner, None
         if runner is None:
             return
-        client, self._client = self._client, None
-        if client is not None and not runner.loop.is_closed():
+        self._client = None
+        clients = [endpoint.client for endpoint in self._endpoints.endpoints if endpoint.client is not None]
+        for endpoint in self._endpoints.endpoints:
+            endpoint.client = None
+        for client in clients:
+            if runner.loop.is_closed():
+                break
             try:
                 asyncio.run_coroutine_threadsafe(client.close(), runner.loop).result(timeout=5)
             except Exception:  # closing is best effort
@@ -458,10 +477,15 @@ class OpenAIChatModel:
 
         ``requests`` counts HTTP tries sent (retries included), ``retries`` the re-sends, ``failures`` requests
         given up on. ``rate_limited`` / ``server_errors`` / ``timeouts`` / ``connection_errors`` / ``malformed``
-        break the failed tries down. Token counts are what the server reported in ``usage``.
+        break the failed tries down. Token counts are what the server reported in ``usage``. With several
+        servers, ``endpoints`` maps each (redacted) URL to its own counters: tries sent, errors by kind, times
+        taken out of service, probes, tokens and seconds (see :class:`~rlaif.models.endpoints.EndpointSet`).
         """
         with self._stats_lock:
-            return dict(self._stats)
+            stats: dict[str, Any] = dict(self._stats)
+            if len(self._endpoints) > 1:
+                stats["endpoints"] = self._endpoints.stats()
+            return stats
 
     def _count(self, **deltas: int) -> None:
         with self._stats_lock:
@@ -505,15 +529,75 @@ class OpenAIChatModel:
             return _Failure("malformed", f"malformed response: {self._scrub(str(exc))[:200]}", True)
         raise exc
 
+    async def _acquire(self) -> Endpoint:
+        """A slot on the least-loaded endpoint in service; waits while all are full. Starts due probes.
+
+        No wake-up is lost: everything runs on the one event loop, and nothing awaits between finding no slot
+        and clearing the event, so a release (which sets it) cannot fall in between.
+        """
+        assert self._slot_freed is not None
+        while True:
+            self._start_probes()
+            with self._stats_lock:
+                endpoint = self._endpoints.choose()
+            if endpoint is not None:
+                return endpoint
+            self._slot_freed.clear()
+            try:
+                await asyncio.wait_for(self._slot_freed.wait(), timeout=self._endpoints.next_change())
+            except asyncio.TimeoutError:
+                pass
+
+    def _release(self, endpoint: Endpoint) -> None:
+        """Free the slot (synchronously: it must happen even while the request is being cancelled)."""
+        self._endpoints.release(endpoint)
+        if self._slot_freed is not None:
+            self._slot_freed.set()
+
+    def _start_probes(self) -> None:
+        for endpoint in self._endpoints.due_for_probe():
+            task = asyncio.ensure_future(self._probe(endpoint))
+            self._probes.add(task)
+            task.add_done_callback(self._probes.discard)
+
+    async def _probe(self, endpoint: Endpoint) -> None:
+        """``GET /models`` on an endpoint out of service: any answer but a 5xx means it is back."""
+        import openai
+
+        try:
+            await asyncio.wait_for(
+                endpoint.client.models.list(timeout=min(self.timeout, 10.0)),
+                timeout=min(self.timeout, 10.0) + 1,
+            )
+            alive = True
+        except openai.APIStatusError as exc:
+            alive = exc.status_code < 500
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # refused, reset, timed out: still down
+            alive = False
+        logger.info(
+            "%s: probe of %s: %s", self.name, endpoint.shown, "back in service" if alive else "still down"
+        )
+        with self._stats_lock:
+            self._endpoints.probed(endpoint, alive)
+        if self._slot_freed is not None:
+            self._slot_freed.set()
+
     async def _request(self, body: dict[str, Any], parse: Callable[[Any], T], estimate: int) -> T:
-        """Send one chat-completion request until it succeeds, fails for good, or the retry budget is spent."""
-        client = await self._ensure_client()
-        assert self._semaphore is not None
+        """Send one chat-completion request until it succeeds, fails for good, or the retry budget is spent.
+
+        Each try goes to the least-loaded endpoint in service; a try that fails because of its server takes that
+        server out, and the retry goes at once to another one (or, with none left, waits out the backoff).
+        """
+        await self._ensure_client()
         tries = 0
         last: _Failure | None = None
         while True:
             tries += 1
-            async with self._semaphore:
+            endpoint = await self._acquire()
+            started = time.monotonic()
+            try:
                 # Limits are taken inside the slot, right before sending, so what they pace is actual sends
                 # (and the token debt of replies that already came back), not requests queued for a slot.
                 if self._request_bucket is not None:
@@ -521,9 +605,10 @@ class OpenAIChatModel:
                 if self._token_bucket is not None:
                     await self._token_bucket.acquire(estimate)
                 self._count(requests=1)
+                started = time.monotonic()
                 try:
                     response = await asyncio.wait_for(
-                        client.chat.completions.create(**body, timeout=self.timeout),
+                        endpoint.client.chat.completions.create(**body, timeout=self.timeout),
                         timeout=self.timeout + 1.0,
                     )
                     usage = getattr(response, "usage", None)
@@ -538,34 +623,64 @@ class OpenAIChatModel:
                     last = self._classify(exc)
                 else:
                     self._count(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+                    with self._stats_lock:
+                        self._endpoints.succeeded(
+                            endpoint, prompt_tokens, completion_tokens, time.monotonic() - started
+                        )
                     if self._token_bucket is not None and (prompt_tokens or completion_tokens):
                         self._token_bucket.adjust(prompt_tokens + completion_tokens - estimate)
                     return result
+            finally:
+                self._release(endpoint)
             self._count(**{last.kind: 1})
+            with self._stats_lock:
+                taken_out = self._endpoints.failed(endpoint, last.kind, time.monotonic() - started)
+            if taken_out:
+                logger.warning(
+                    "%s: %s taken out of service (%s); %d of %d servers left",
+                    self.name,
+                    endpoint.shown,
+                    last.detail,
+                    sum(self._endpoints.in_service().values()),
+                    len(self._endpoints),
+                )
             if not last.retryable or tries > self.max_retries:
                 self._count(failures=1)
-                raise self._give_up(last, tries)
-            delay = last.wait if last.wait is not None else self._backoff(tries - 1)
-            logger.info("%s: try %d failed (%s); retrying in %.2fs", self.name, tries, last.detail, delay)
+                raise self._give_up(last, tries, endpoint.shown)
+            if endpoint.out and self._endpoints.any_healthy():
+                delay = 0.0  # its server is out: move the retry to a healthy one now
+            else:
+                delay = last.wait if last.wait is not None else self._backoff(tries - 1)
+            logger.info(
+                "%s: try %d at %s failed (%s); retrying in %.2fs",
+                self.name,
+                tries,
+                endpoint.shown,
+                last.detail,
+                delay,
+            )
             self._count(retries=1)
             await asyncio.sleep(delay)
 
-    def _give_up(self, failure: _Failure, tries: int) -> RequestFailed:
+    def _give_up(self, failure: _Failure, tries: int, where: str | None = None) -> RequestFailed:
+        where = where or self.base_urls[0]
+        if len(self.base_urls) > 1:
+            where = f"{where} (one of {len(self.base_urls)} servers: {self.base_url})"
         if not failure.retryable:
             hint = {
                 401: f"The server rejected the API key: check that {self.api_key_env} holds a valid key for it.",
                 403: f"The key in {self.api_key_env} is not allowed to use model '{self.model}'.",
-                404: f"No model '{self.model}' (or no chat API) at {self.base_url}: check the model name and that "
+                404: f"No model '{self.model}' (or no chat API) at {where}: check the model name and that "
                 "base_url ends in /v1.",
             }.get(failure.status or 0, "The server refused the request; it will not succeed on retry.")
             return RequestFailed(
-                f"model '{self.name}' at {self.base_url}: request failed ({failure.detail})",
+                f"model '{self.name}' at {where}: request failed ({failure.detail})",
                 failure.status,
                 tries,
                 hint=hint,
             )
         return RequestFailed(
-            f"model '{self.name}' at {self.base_url}: request failed after {tries} tries; last error: {failure.detail}",
+            f"model '{self.name}' at {where}: request failed after {tries} tries; last error: {failure.detail}",
             failure.status,
             tries,
             hint="Check that the server is up and reachable, or raise the model options max_retries / timeout. "

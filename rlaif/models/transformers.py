@@ -18,6 +18,7 @@ import torch
 
 from rlaif.errors import RlaifError
 from rlaif.hardware import model_dtype, prepare_tokenizer
+from rlaif.hardware import score_dtype as pick_score_dtype
 from rlaif.models.prefix_cache import (
     PrefixBatch,
     PrefixCache,
@@ -40,7 +41,8 @@ def pick_device(requested: str | None = None) -> torch.device:
 
 
 def pick_dtype(device: torch.device, requested: str | None = None) -> torch.dtype:
-    """bf16 on GPUs that support it, float32 on CPU (see :mod:`rlaif.hardware`)."""
+    """The generation dtype: by default bf16 on GPUs that support it, float32 on CPU; ``auto`` also bf16 on CPUs
+    with native bf16 (see :mod:`rlaif.hardware`)."""
     return model_dtype(device, requested)
 
 
@@ -131,6 +133,7 @@ class TransformersChatModel:
         batch_size: int = 32,
         threads: int | None = None,
         prefix_cache_mb: int = 1024,
+        score_dtype: str | None = None,
     ):
         if threads:
             torch.set_num_threads(int(threads))  # process-wide: torch has no per-model thread pool
@@ -138,14 +141,30 @@ class TransformersChatModel:
         self.name = name or f"hf:{path}"
         self.device = pick_device(device)
         self.dtype = pick_dtype(self.device, dtype)
+        self.score_dtype = pick_score_dtype(self.device, self.dtype, score_dtype)
         self.batch_size = max(1, int(batch_size))
         self.model, self.tokenizer = load_causal_lm(path, self.device, self.dtype)
+        self._scorer: Any = None
         # Keys/values of the last generate call's rows, reused by the next call's shared prefixes (0 MB: off).
         self.prefix_cache: PrefixCache | None = (
             PrefixCache(int(prefix_cache_mb) << 20)
             if prefix_cache_mb and supports_prefix_cache(self.model)
             else None
         )
+
+    @property
+    def scoring_model(self) -> Any:
+        """The weights log-probs are computed with: ``self.model`` unless scoring needs another dtype.
+
+        With ``dtype: auto`` on a CPU with native bf16, generation runs in bf16 but judges' log-probs stay float32
+        (bf16 moves verdicts: docs/benchmarks.md). The float32 copy is loaded from the same directory on first
+        use, so a model that only generates (a policy) or only judges never holds two copies.
+        """
+        if self.score_dtype == self.dtype:
+            return self.model
+        if self._scorer is None:
+            self._scorer, _ = load_causal_lm(self.path, self.device, self.score_dtype)
+        return self._scorer
 
     # -- rendering -------------------------------------------------------------------------------------------
     def render(self, conversation: Conversation) -> str:
@@ -215,11 +234,15 @@ class TransformersChatModel:
             self.prefix_cache.commit()
         return replies
 
-    def _begin_caching(self) -> Any:
-        """Start collecting this call's rows; returns the weights fingerprint (None when not caching)."""
+    def _begin_caching(self, model: Any = None) -> Any:
+        """Start collecting this call's rows; returns the weights fingerprint (None when not caching).
+
+        ``model`` is the one this call runs (the scoring copy for log-probs): keys computed by one set of weights
+        are never fed to the other, because the fingerprint differs and the cache empties itself.
+        """
         if self.prefix_cache is None:
             return None
-        fingerprint = weights_fingerprint(self.model)
+        fingerprint = weights_fingerprint(model if model is not None else self.model)
         self.prefix_cache.begin(fingerprint)
         return fingerprint
 
@@ -248,7 +271,7 @@ class TransformersChatModel:
         texts = [self.render(conversation) for conversation in conversations]
         prompts = [self._token_ids(text) for text in texts]
         results: list[dict[str, float] | None] = [None] * len(texts)
-        fingerprint = self._begin_caching()
+        fingerprint = self._begin_caching(self.scoring_model)
         for batch in self._batches_by_length([len(ids) for ids in prompts]):
             logits = self._prompt_last_logits([prompts[index] for index in batch], fingerprint).float()
             logprobs = torch.log_softmax(logits, dim=-1)
@@ -286,10 +309,11 @@ class TransformersChatModel:
             inputs.update(input_ids=ids[:, start:], position_ids=positions[:, start:], use_cache=True)
             if laid.cache is not None:
                 inputs[_cache_argument()] = laid.cache
+        scorer = self.scoring_model
         try:
-            output = self.model(**inputs, logits_to_keep=1)
+            output = scorer(**inputs, logits_to_keep=1)
         except TypeError:
-            output = self.model(**inputs)
+            output = scorer(**inputs)
         self._keep(ids, mask, getattr(output, _cache_argument(), None))
         return output.logits[:, -1, :]
 
@@ -329,7 +353,8 @@ class TransformersChatModel:
                 ids[row, : len(tokens)] = torch.tensor(tokens)
                 mask[row, : len(tokens)] = 1
             ids, mask = ids.to(self.device), mask.to(self.device)
-            logprobs = torch.log_softmax(self.model(input_ids=ids, attention_mask=mask).logits.float(), -1)
+            logits = self.scoring_model(input_ids=ids, attention_mask=mask).logits
+            logprobs = torch.log_softmax(logits.float(), -1)
             for row, index in enumerate(batch):
                 tokens, prompt_length = rows[index]
                 targets = torch.tensor(tokens[prompt_length:], device=self.device)
@@ -354,7 +379,7 @@ class TransformersChatModel:
     def _continuation_logprob(self, prompt_text: str, continuation_ids: list[int]) -> float:
         prompt_ids = self.tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
         ids = torch.tensor([prompt_ids + continuation_ids], device=self.device)
-        logprobs = torch.log_softmax(self.model(input_ids=ids).logits[0, :-1].float(), dim=-1)
+        logprobs = torch.log_softmax(self.scoring_model(input_ids=ids).logits[0, :-1].float(), dim=-1)
         positions = range(len(prompt_ids) - 1, len(prompt_ids) - 1 + len(continuation_ids))
         return float(
             sum(logprobs[pos, token] for pos, token in zip(positions, continuation_ids, strict=True))
