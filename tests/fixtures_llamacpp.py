@@ -17,6 +17,7 @@ import gc
 import itertools
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 import zlib
@@ -192,6 +193,7 @@ class FaultProxy:
         self.per_prompt = per_prompt
         self._tries: dict[str, int] = {}
         self.log: list[tuple[str, str]] = []
+        self.arrivals: list[float] = []  # time.monotonic() of each POST, in log order
         self.answers: dict[str, list[str]] = {}
         self._counter = itertools.count()
         self._lock = threading.Lock()
@@ -267,6 +269,7 @@ class FaultProxy:
             else:
                 fault = self.schedule[next(self._counter) % len(self.schedule)]
             self.log.append((fault, key))
+            self.arrivals.append(time.monotonic())
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         self._counted.active = True
