@@ -159,7 +159,11 @@ def _cpu_cores() -> int:
 
 def vllm_python(python: str | None) -> str:
     """The interpreter that runs ``vllm serve``: the option, else ``$RLAIF_VLLM_PYTHON``, else this one."""
-    return python or os.environ.get(PYTHON_ENV) or sys.executable
+    chosen = python or os.environ.get(PYTHON_ENV)
+    if not chosen:
+        return sys.executable
+    chosen = os.path.expanduser(chosen)
+    return os.path.abspath(chosen) if os.sep in chosen else chosen  # a bare name is looked up on PATH
 
 
 def vllm_version(python: str | None = None) -> str | None:
