@@ -30,6 +30,8 @@ from rlaif.files import atomic_write_text, write_jsonl
 from rlaif.judges.probe_run import probe_round
 from rlaif.judges.trust import trust_text
 from rlaif.memory import release_memory
+from rlaif.models import next_policy_spec
+from rlaif.models.vllm_server import stop_parked_servers
 from rlaif.prompts import load_prompts
 from rlaif.records import count_drops, is_pair, pairs_dataset
 from rlaif.rundir import RunDirectory, prepare_run_directory, save_dataset_atomically
@@ -277,7 +279,10 @@ def run(
                 checkpoint = train_round(config, run_dir, round_index, policy_spec, echo, split.train)
                 release_memory()  # the trainer's optimizer state and activations, before eval loads models
                 if checkpoint:
-                    policy_spec = str((run_dir.path / checkpoint).resolve())
+                    # the checkpoint samples the next round through the policy's backend (vllm:<checkpoint>)
+                    policy_spec = next_policy_spec(
+                        policy_spec, str((run_dir.path / checkpoint).resolve()), config.registry
+                    )
                     manifest["final_checkpoint"] = checkpoint
                     if split.held_out:
                         evaluate_round(
@@ -295,6 +300,7 @@ def run(
         _write_report(run_dir, echo)
         return RunResult(run_dir.path, manifest)
     finally:
+        stop_parked_servers()  # servers a backend kept up between rounds (vllm keep_loaded)
         run_dir.release()
 
 

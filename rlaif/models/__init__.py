@@ -58,10 +58,30 @@ def local_model_path(rest: str, base_dir: Path | None = None) -> Path:
     return path
 
 
+def serves_local_weights(scheme: str, registry: Registry) -> bool:
+    """Does backend ``scheme`` load weights from a local directory (so it can serve what rlaif trains)?
+
+    ``embedded`` and ``hf`` do; a backend plugin says so with a ``serves_local_weights = True`` attribute on its
+    factory (``vllm``). Such a policy is trainable here, and each round's checkpoint is served by the same backend.
+    """
+    if scheme in ("embedded", "hf"):
+        return True
+    registration = registry.entries["models"].get(scheme)
+    return bool(registration is not None and getattr(registration.factory, "serves_local_weights", False))
+
+
+def _weights_spec(spec: str, registry: Registry) -> tuple[str, str]:
+    """``(scheme, rest)`` with a local-weights backend's ``scheme:embedded`` / ``scheme:dir`` seen as the model."""
+    scheme, rest = split_spec(spec, registry)
+    if scheme not in ("embedded", "hf") and serves_local_weights(scheme, registry):
+        return ("embedded", "") if rest in ("", "embedded") else ("hf", rest)
+    return scheme, rest
+
+
 def missing_local_model(spec: str, registry: Registry, base_dir: Path | None = None) -> str | None:
     """Why ``spec`` cannot be loaded (an unknown backend, a missing directory), or None when it looks loadable."""
     try:
-        scheme, rest = split_spec(spec, registry)
+        scheme, rest = _weights_spec(spec, registry)
     except RlaifError as error:
         return error.message
     if scheme != "hf":
@@ -79,16 +99,18 @@ def resolve_local_spec(spec: str, registry: Registry, base_dir: Path | None = No
     scheme, rest = split_spec(spec, registry)
     if scheme == "hf":
         return str(local_model_path(rest, base_dir))
+    if serves_local_weights(scheme, registry) and rest not in ("", "embedded"):
+        return f"{scheme}:{local_model_path(rest, base_dir)}"
     return spec
 
 
 def policy_weights_path(spec: str, registry: Registry, base_dir: Path | None = None) -> str:
     """Where the policy's weights are on disk (the embedded model is materialised from its GGUF once)."""
-    if spec == "embedded":
+    scheme, rest = _weights_spec(resolve_local_spec(spec, registry, base_dir), registry)
+    if scheme == "embedded":
         from rlaif.models.embedded import embedded_model_dir
 
         return str(embedded_model_dir())
-    scheme, rest = split_spec(resolve_local_spec(spec, registry, base_dir), registry)
     if scheme != "hf":
         raise RlaifError(f"the policy '{spec}' is not a local model, so it cannot be trained here")
     if not Path(rest).expanduser().is_dir() and not looks_like_hub_id(rest):
@@ -99,8 +121,16 @@ def policy_weights_path(spec: str, registry: Registry, base_dir: Path | None = N
 
 
 def is_trainable_here(spec: str, registry: Registry) -> bool:
-    """Only local weights (the embedded model, an HF directory) can be trained by this process."""
-    return split_spec(spec, registry)[0] in ("embedded", "hf")
+    """Only local weights (the embedded model, an HF directory, served by any backend) can be trained here."""
+    return serves_local_weights(split_spec(spec, registry)[0], registry)
+
+
+def next_policy_spec(spec: str, checkpoint: str, registry: Registry) -> str:
+    """The spec that samples from a round's ``checkpoint`` with the backend the policy used (``vllm:<ckpt>``)."""
+    scheme, _ = split_spec(spec, registry)
+    if scheme in ("embedded", "hf"):
+        return checkpoint
+    return f"{scheme}:{checkpoint}"
 
 
 def load_chat_model(spec: str, options: dict[str, Any] | None, registry: Registry) -> ChatModel:
@@ -117,7 +147,9 @@ __all__ = [
     "local_model_path",
     "looks_like_hub_id",
     "missing_local_model",
+    "next_policy_spec",
     "policy_weights_path",
     "resolve_local_spec",
+    "serves_local_weights",
     "split_spec",
 ]

@@ -1,4 +1,5 @@
-"""Built-in model backends: ``embedded``, local Hugging Face directories (``hf``), ``openai``, ``llamacpp``."""
+"""Built-in model backends: ``embedded``, local Hugging Face directories (``hf``), ``openai``, ``llamacpp``,
+``vllm``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any, Literal
 from rlaif.hookspecs import hookimpl
 from rlaif.models.llamacpp import LlamaCppOptions, llamacpp_factory
 from rlaif.models.openai_compat import OpenAIOptions, openai_factory
+from rlaif.models.vllm_server import VLLMOptions, vllm_factory
 from rlaif.options import UNSET, option
 
 
@@ -67,3 +69,4 @@ def register_models(register):
     register("hf", hf_factory, options=TransformersOptions)
     register("openai", openai_factory, options=OpenAIOptions)
     register("llamacpp", llamacpp_factory, options=LlamaCppOptions)
+    register("vllm", vllm_factory, options=VLLMOptions)

@@ -3,8 +3,9 @@ that beat their group's mean.
 
 Rewards are any mix of registered rewards, judges used as scorers (direct RLAIF) and reward functions the
 caller passes (see :mod:`rlaif.optimizers.scorers`), each with a weight. Precision, LoRA and the checkpoint
-layout are the same as DPO's (:mod:`rlaif.optimizers.common`). On GPU, generation can move to a vLLM server
-(``trl vllm-serve``) with ``trl_args: {use_vllm: true, vllm_mode: server}`` -- see docs/optimizers.md.
+layout are the same as DPO's (:mod:`rlaif.optimizers.common`). Generation can move to vLLM through TRL's two
+modes with the typed option ``vllm: {mode: server | colocate, ...}`` (checked by ``rlaif config check``; never
+through ``trl_args``) -- see docs/vllm.md.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from rlaif.errors import Problem
+from rlaif.errors import Problem, RlaifError
 from rlaif.hardware import prepare_tokenizer
 from rlaif.optimizers.common import (
     OnlineOptions,
@@ -27,8 +28,106 @@ from rlaif.optimizers.common import (
 )
 from rlaif.optimizers.online import online_scorers
 from rlaif.optimizers.scorers import hack_metrics, scorer_problems
-from rlaif.options import defaults, option
+from rlaif.options import UNSET, defaults, option
 from rlaif.protocols import TrainRequest, TrainResult
+
+
+@dataclass(kw_only=True)
+class GRPOVLLMOptions:
+    """GRPO's generation through vLLM (TRL ``use_vllm``): a ``trl vllm-serve`` server, or colocated in-process."""
+
+    mode: Literal["server", "colocate"] = option(
+        "colocate",
+        "server: completions come from a running 'trl vllm-serve' (other GPUs; weights synced over NCCL); "
+        "colocate: a vLLM engine inside the trainer process shares its GPU",
+    )
+    server_url: str | None = option(
+        UNSET, "server mode: the 'trl vllm-serve' address, e.g. http://127.0.0.1:8000 (default: that one)"
+    )
+    server_timeout: float = option(240.0, "server mode: seconds to wait for the server", exclusiveMinimum=0)
+    gpu_memory_utilization: float = option(
+        0.3, "colocate mode: share of GPU memory vLLM may take", exclusiveMinimum=0, maximum=1
+    )
+    tensor_parallel_size: int = option(1, "colocate mode: GPUs per vLLM engine", minimum=1)
+    max_model_len: int | None = option(UNSET, "colocate mode: longest prompt + completion (default: model's)")
+    sleep_mode: bool = option(
+        False, "colocate mode: vLLM frees its GPU memory while the trainer steps (slower wake-up)"
+    )
+
+
+VLLM_TRL_FIELDS = {
+    "use_vllm",
+    "vllm_mode",
+    "vllm_server_base_url",
+    "vllm_server_host",
+    "vllm_server_port",
+    "vllm_server_timeout",
+    "vllm_gpu_memory_utilization",
+    "vllm_tensor_parallel_size",
+    "vllm_max_model_length",
+    "vllm_enable_sleep_mode",
+}
+"""GRPOConfig fields that rlaif's ``vllm`` option sets: refused in ``trl_args`` so there is one way to say it."""
+
+
+def vllm_trl_args(vllm: dict[str, Any] | None) -> dict[str, Any]:
+    """rlaif's ``vllm`` option as GRPOConfig fields (``{}`` when generation stays with transformers)."""
+    if vllm is None:
+        return {}
+    settings = {**defaults(GRPOVLLMOptions), **vllm}
+    args: dict[str, Any] = {
+        "use_vllm": True,
+        "vllm_mode": settings["mode"],
+        "vllm_server_timeout": settings["server_timeout"],
+        "vllm_gpu_memory_utilization": settings["gpu_memory_utilization"],
+        "vllm_tensor_parallel_size": settings["tensor_parallel_size"],
+        "vllm_enable_sleep_mode": settings["sleep_mode"],
+    }
+    if settings.get("server_url"):
+        args["vllm_server_base_url"] = settings["server_url"].rstrip("/")
+    if settings.get("max_model_len"):
+        args["vllm_max_model_length"] = settings["max_model_len"]
+    return args
+
+
+def vllm_problems(vllm: dict[str, Any] | None, trl_args: dict[str, Any]) -> list[Problem]:
+    """What makes a ``vllm`` setting impossible before any model loads: vLLM fields in ``trl_args``, and a
+    ``vllm`` package this interpreter cannot import (TRL runs vLLM, or its client, inside the trainer)."""
+    problems = [
+        Problem(
+            f"trl_args.{name}: set GRPO's vLLM generation with the option 'vllm' "
+            "(mode, server_url, gpu_memory_utilization, ...), not trl_args",
+            where=f"optimizer.options.trl_args.{name}",
+        )
+        for name in sorted(VLLM_TRL_FIELDS & set(trl_args))
+    ]
+    if vllm is not None:
+        import importlib.util
+
+        if importlib.util.find_spec("vllm") is None:
+            problems.append(
+                Problem(
+                    "vllm: GRPO's vLLM generation needs the 'vllm' package importable by rlaif's own interpreter "
+                    "(TRL imports it in the trainer, in both modes); install rlaif[vllm] or remove the option",
+                    where="optimizer.options.vllm",
+                )
+            )
+    return problems
+
+
+def _require_vllm_device(vllm: dict[str, Any] | None) -> None:
+    """TRL's server mode pushes each step's weights to the server over NCCL (``VLLMClient.init_communicator``
+    refuses any device but CUDA): on a machine without CUDA say so before a model loads."""
+    if vllm is None or {**defaults(GRPOVLLMOptions), **vllm}["mode"] != "server":
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise RlaifError(
+            "GRPO with vllm.mode: server needs a CUDA GPU: TRL syncs the trained weights to 'trl vllm-serve' "
+            "over NCCL after every step, and that needs CUDA on the trainer's side",
+            hint="Use vllm.mode: colocate, or drop the vllm option to generate with transformers on this machine.",
+        )
 
 
 @dataclass
@@ -39,7 +138,10 @@ class GRPOOptions(OnlineOptions, TrainerOptions):
         4, "Completions per device per step (a multiple of num_generations over the global batch).", minimum=1
     )
     trl_args: dict[str, Any] = option(
-        {}, "Any other GRPOConfig field, passed through (use_vllm, vllm_mode, ...)."
+        {}, "Any other GRPOConfig field, passed through (not the vLLM ones: see vllm)."
+    )
+    vllm: GRPOVLLMOptions | None = option(
+        None, "Generate completions with vLLM through TRL (server or colocate); null = transformers."
     )
     beta: float = option(
         0.04, "KL penalty to the reference (0: no reference model, KL not monitored).", minimum=0
@@ -64,6 +166,8 @@ def _field_of(message: str) -> str:
     for name in names:
         if name in option_names(GRPOOptions) and name != "trl_args":
             return f"optimizer.options.{name}"
+        if name in VLLM_TRL_FIELDS:
+            return "optimizer.options.vllm"
     return "optimizer.options.trl_args"
 
 
@@ -94,6 +198,7 @@ class GRPOOptimizer:
                     where="optimizer.options.kl_limit",
                 )
             )
+        problems += vllm_problems(opts["vllm"], opts["trl_args"])
         if registry is not None:
             problems += scorer_problems(opts, registry, self.name)
         return problems
@@ -118,7 +223,7 @@ class GRPOOptimizer:
                 loss_type=opts["loss_type"],
                 scale_rewards=opts["scale_rewards"],
                 reward_weights=reward_weights,
-                **opts["trl_args"],
+                **{**vllm_trl_args(opts["vllm"]), **opts["trl_args"]},
             )
 
     def train(self, request: TrainRequest) -> TrainResult:
@@ -126,6 +231,7 @@ class GRPOOptimizer:
         from trl import GRPOTrainer
 
         opts = self.options
+        _require_vllm_device(opts["vllm"])
         funcs, weights = online_scorers(self, request)
         output_dir = Path(request.output_dir)
         trainer_dir = output_dir / "trainer"
