@@ -39,7 +39,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import load_average, machine  # noqa: E402
+from benchmarks._common import load_average  # noqa: E402
 from rlaif.config import load_config  # noqa: E402
 from rlaif.constitution import load_constitution  # noqa: E402
 from rlaif.eval.stats import intervals_over_runs  # noqa: E402
@@ -331,6 +331,9 @@ def main() -> None:
         "--workdir", default=None, help="Checkpoints go here (default: a folder in the system temp dir)."
     )
     parser.add_argument("--fresh", action="store_true", help="Re-run seeds already in the results file.")
+    parser.add_argument(
+        "--report", action="store_true", help="Train nothing: rewrite the .txt from the .json."
+    )
     default_out = "benchmarks/results/optimizers_learn.json"  # recorded in the settings: no machine's path
     parser.add_argument("--out", default=default_out, help="(default: %(default)s in the repository)")
     args = parser.parse_args()
@@ -342,11 +345,16 @@ def main() -> None:
     out = ROOT / default_out if args.out == default_out else Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     load_before, wall_started = load_average(), time.perf_counter()
+    if args.report:
+        text = report(json.loads(out.read_text()))
+        print(text)
+        atomic_write_text(out.with_suffix(".txt"), text)
+        return
     names = args.only or ["dpo", "grpo", "ppo"]
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     settings = {key: value for key, value in vars(args).items() if key not in ("workdir", "out", "fresh")}
-    keys = [name + ("-quick" if args.quick else "") for name in names]
-    for name, key in zip(names, keys, strict=True):
+    for name in names:
+        key = name + ("-quick" if args.quick else "")
         options = run_options(name, args)
         with locked_results(out) as results:
             entry = results.get(key, {})
@@ -367,23 +375,43 @@ def main() -> None:
                 )
                 entry["summary"] = summarize(entry["runs"])
     with locked_results(out) as results:
-        summaries = {key: results[key]["summary"] for key in keys if results[key].get("summary")}
-    text = (
-        f"# python benchmarks/optimizers_learn.py --seeds {args.seeds}"
-        + (f" --first-seed {args.first_seed}" if args.first_seed else "")
-        + (" --quick" if args.quick else "")
-        + "".join(f" --only {name}" for name in args.only or [])
-        + (f" --threads {args.threads}" if args.threads else "")
-        + (f" --train-prompts {args.train_prompts}" if args.train_prompts else "")
-        + f"\n# {machine()}\n# load average (1/5/15 min) before {load_before}, after {load_average()}; "
-        f"wall {time.perf_counter() - wall_started:.0f} s in this process\n"
-        "# mean over all seeds in the results file [95% Student t interval, n - 1 degrees of freedom]; "
-        "reward change = held-out reward after - before (greedy answers, 16 held-out prompts)\n"
-        + table(summaries)
-        + "\n"
-    )
+        text = report(results)
     print(text)
+    print(
+        f"load average before {load_before}, after {load_average()}; wall {time.perf_counter() - wall_started:.0f} s"
+    )
     atomic_write_text(out.with_suffix(".txt"), text)
+
+
+def command_of(settings: dict) -> str:
+    """The command line that reproduces an entry's runs (all its seeds in one process)."""
+    flags = [f"--only {settings['only'][0]}" if settings.get("only") else ""]
+    flags += ["--quick" if settings.get("quick") else ""]
+    flags += [f"--threads {settings['threads']}" if settings.get("threads") else ""]
+    flags += [f"--train-prompts {settings['train_prompts']}" if settings.get("train_prompts") else ""]
+    return " ".join(["python benchmarks/optimizers_learn.py", *[flag for flag in flags if flag]])
+
+
+def report(results: dict) -> str:
+    """The text report of every multi-seed entry in the results file: table, then how each row was made."""
+    keys = [key for key, entry in results.items() if entry.get("summary") and entry.get("runs")]
+    lines = [
+        "# benchmarks/optimizers_learn.py: held-out reward (16 prompts, greedy) before and after training, over seeds",
+        "# mean over seeds [95% Student t interval, n - 1 degrees of freedom]; reward change = after - before",
+        table({key: results[key]["summary"] for key in keys}),
+        "",
+    ]
+    for key in keys:
+        entry = results[key]
+        runs = entry["runs"]
+        loads = [run["load_average"].split("/")[0] for run in runs if run.get("load_average")]
+        lines.append(
+            f"{key}: {command_of(entry['settings'])} --seeds {len(runs)}  (seeds "
+            f"{', '.join(str(run['seed']) for run in runs)}; {runs[0]['train_prompts']} training prompts; "
+            f"torch threads {runs[0].get('threads')}; 1-min load average after each run "
+            f"{', '.join(loads) or 'n/a'} on a 2-core machine; options {json.dumps(entry['options'])})"
+        )
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -108,3 +108,24 @@ def test_benchmark_summary_says_whether_the_change_is_above_zero():
     text = bench.table({"grpo": learns, "ppo": edge})
     assert text.splitlines()[1].startswith("grpo") and "[0.0" in text.splitlines()[1]
     assert "includes zero" in text.splitlines()[2]
+
+
+def test_benchmark_report_names_the_command_seeds_and_load_of_each_row():
+    bench = _benchmark()
+    runs = [
+        {**_run(s, c), "train_prompts": 32, "threads": 1, "load_average": f"{14 + s}.0/15.0/14.0"}
+        for s, c in enumerate([0.05, 0.07, 0.06])
+    ]
+    results = {
+        "grpo": {
+            "options": {"max_steps": 8},
+            "settings": {"only": ["grpo"], "threads": 1, "train_prompts": None, "quick": False},
+            "runs": runs,
+            "summary": bench.summarize(runs),
+        },
+        "dpo-attempt1": {"options": {}, "settings": {}},  # an old single-run entry: not in the table
+    }
+    text = bench.report(results)
+    assert "python benchmarks/optimizers_learn.py --only grpo --threads 1 --seeds 3" in text
+    assert "(seeds 0, 1, 2; 32 training prompts; torch threads 1;" in text and "14.0, 15.0, 16.0" in text
+    assert "dpo-attempt1" not in text and "above zero with 95% confidence" in text
