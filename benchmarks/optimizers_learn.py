@@ -1,26 +1,36 @@
-"""Does each optimizer actually learn? Train on a checkable rule, measure reward on held-out prompts + KL.
+"""Does each optimizer actually learn? Train on a checkable rule over several seeds; held-out reward, words, KL.
 
 For each of examples/{dpo,grpo,ppo}-brevity.yaml (policy: the embedded SmolLM2-135M-Instruct; rule: answer in
-at most 20 words, checked by the `length` reward attached to the constitution's principle):
+at most 20 words, checked by the `length` reward attached to the constitution's principle), once per seed:
 
-1. **before**: greedy answers of the base model to held-out prompts (never trained on), scored by the rule;
-2. **train** with the config's optimizer and options on the training prompts -- GRPO and PPO exactly as
-   ``rlaif run`` would (prompts + the constitution's rewards); DPO on pairs made by best-of-n sampling from
-   the base model scored by the same rule (chosen = best, rejected = worst of n);
+1. **before**: greedy answers of the base model to held-out prompts (never trained on), scored by the rule
+   (the same for every seed: greedy decoding of the same model);
+2. **train** with the config's optimizer and options on the training prompts, with the seed as the run's seed
+   (data order, sampling, LoRA and value-head init) -- GRPO and PPO exactly as ``rlaif run`` would (prompts +
+   the constitution's rewards); DPO on pairs made by best-of-n sampling from the base model with that seed,
+   scored by the same rule (chosen = best, rejected = worst of n);
 3. **after**: the trained checkpoint's greedy answers to the same held-out prompts, scored;
 4. **KL**: responses sampled (temperature 1) from the trained policy on the held-out prompts, mean over
    prompts of sum_t log pi(y_t) - log pi_ref(y_t) (a Monte-Carlo estimate of KL(pi || pi_ref), in nats).
 
-    python benchmarks/optimizers_learn.py [--quick] [--only grpo] [--out benchmarks/results/optimizers_learn.json]
+Over the seeds, each figure (reward change, words, KL, train time) is reported as its mean with a 95% Student t
+interval (rlaif.eval.stats: one value per seed, n - 1 degrees of freedom), and the verdict says whether the
+reward change is above zero with that confidence (the interval's low end > 0).
 
---quick trains fewer steps (a smoke run); the figures in docs/optimizers.md come from the full run.
+    python benchmarks/optimizers_learn.py [--seeds 5] [--only grpo] [--threads 2] [--quick]
+
+Results go to benchmarks/results/optimizers_learn.json (every run, every figure, example answers) and .txt (the
+table). Each finished run is written at once; a re-run with the same settings skips the seeds already done.
+--quick trains fewer steps (a smoke run, kept under separate keys).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,8 +39,11 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import load_average  # noqa: E402
 from rlaif.config import load_config  # noqa: E402
 from rlaif.constitution import load_constitution  # noqa: E402
+from rlaif.eval.stats import intervals_over_runs  # noqa: E402
+from rlaif.files import atomic_write_text  # noqa: E402
 from rlaif.optimizers import ppo_core  # noqa: E402
 from rlaif.optimizers.online import constitution_rewards, prompts_dataset  # noqa: E402
 from rlaif.optimizers.scorers import weighted_scores  # noqa: E402
@@ -134,7 +147,8 @@ def best_of_n_pairs(model, tokenizer, items, rewards, weights, n, max_new_tokens
     return Dataset.from_list(rows)
 
 
-def run_one(name: str, args, workdir: Path) -> dict:
+def run_one(name: str, seed: int, args, workdir: Path) -> dict:
+    """One optimizer, one seed: before -> train -> after -> KL (see the module docstring)."""
     config = load_config(ROOT / "examples" / f"{name}-brevity.yaml")
     registry = load_registry(config["plugins"])
     constitution = load_constitution(config["constitution"], config.base_dir)
@@ -144,50 +158,59 @@ def run_one(name: str, args, workdir: Path) -> dict:
     base_path = str(embedded_model_dir())
     train_items = load_prompts(config)[: args.train_prompts]
     heldout = [item.messages for item in load_prompts(config.with_overrides(prompts=str(HELDOUT)))]
-    options = dict(config["optimizer"]["options"])
-    if args.quick:
-        options.update(QUICK_OVERRIDES[name])
+    options = run_options(name, args)
     optimizer = registry.get("optimizers", config["optimizer"]["name"]).factory(options)
     base, tokenizer = load(base_path)
     started = time.perf_counter()
-    if BASELINE.get("texts") is None:  # the same base model and held-out prompts for every optimizer
+    if BASELINE.get("texts") is None:  # the same base model and held-out prompts for every optimizer and seed
         BASELINE["texts"] = [s["text"] for s in generate(base, tokenizer, heldout, args.max_new_tokens)]
     before_texts = BASELINE["texts"]
     before = score(rewards, weights, heldout, before_texts)
-    out_dir = workdir / name
-    request = TrainRequest(policy=base_path, output_dir=out_dir, seed=config["seed"], resume=False)
+    out_dir = workdir / f"{name}-seed{seed}"
+    request = TrainRequest(policy=base_path, output_dir=out_dir, seed=seed, resume=False)
+    pairs = None
     if optimizer.needs == "pairs":
         request.pairs = best_of_n_pairs(
-            base, tokenizer, train_items, rewards, weights, args.best_of, args.max_new_tokens, config["seed"]
+            base, tokenizer, train_items, rewards, weights, args.best_of, args.max_new_tokens, seed
         )
-        print(f"[{name}] {len(request.pairs)} best-of-{args.best_of} pairs", flush=True)
+        pairs = len(request.pairs)
+        print(f"[{name} seed {seed}] {pairs} best-of-{args.best_of} pairs", flush=True)
     else:
         request.prompts, request.rewards, request.reward_weights = (
             prompts_dataset(train_items),
             rewards,
             weights,
         )
-    train_started = time.perf_counter()
+    train_started, train_cpu_started = time.perf_counter(), time.process_time()
     result = optimizer.train(request)
-    train_s = time.perf_counter() - train_started
+    train_s, train_cpu_s = time.perf_counter() - train_started, time.process_time() - train_cpu_started
     trained, _ = load(str(result.checkpoint))
     after_texts = [s["text"] for s in generate(trained, tokenizer, heldout, args.max_new_tokens)]
     after = score(rewards, weights, heldout, after_texts)
-    kl = kl_to_reference(trained, base, tokenizer, heldout, args.max_new_tokens, seed=1)
+    kl = kl_to_reference(trained, base, tokenizer, heldout, args.max_new_tokens, seed=1000 + seed)
     words = lambda texts: sum(len(t.split()) for t in texts) / len(texts)  # noqa: E731
+    reward_before, reward_after = sum(before) / len(before), sum(after) / len(after)
     record = {
         "optimizer": name,
+        "seed": seed,
         "config": f"examples/{name}-brevity.yaml",
         "options": options,
         "train_prompts": len(train_items),
         "heldout_prompts": len(heldout),
-        "reward_before": round(sum(before) / len(before), 4),
-        "reward_after": round(sum(after) / len(after), 4),
-        "words_before": round(words(before_texts), 1),
-        "words_after": round(words(after_texts), 1),
+        "pairs": pairs,
+        "reward_before": round(reward_before, 4),
+        "reward_after": round(reward_after, 4),
+        "reward_change": round(reward_after - reward_before, 4),
+        "words_before": round(words(before_texts), 2),
+        "words_after": round(words(after_texts), 2),
         "kl_to_reference_nats": round(kl, 4),
         "train_s": round(train_s, 1),
+        # CPU seconds of this process (all its threads): unlike wall time it barely moves with other people's
+        # load, so it is the figure to judge "minutes on an idle machine" by
+        "train_cpu_s": round(train_cpu_s, 1),
+        "threads": torch.get_num_threads(),
         "total_s": round(time.perf_counter() - started, 1),
+        "load_average": load_average(),
         "global_step": result.metrics.get("global_step"),
         "example_before": before_texts[0],
         "example_after": after_texts[0],
@@ -196,8 +219,104 @@ def run_one(name: str, args, workdir: Path) -> dict:
     return record
 
 
+def run_options(name: str, args) -> dict:
+    config = load_config(ROOT / "examples" / f"{name}-brevity.yaml")
+    options = dict(config["optimizer"]["options"])
+    if args.quick:
+        options.update(QUICK_OVERRIDES[name])
+    return options
+
+
+FIGURES = ("reward_change", "reward_after", "words_after", "kl_to_reference_nats", "train_s", "train_cpu_s")
+
+
+def summarize(runs: list[dict], confidence: float = 0.95) -> dict:
+    """Mean and t interval over the seeds of every figure, and the verdict on the reward change."""
+    figures = intervals_over_runs(runs, FIGURES, confidence)
+    change = figures.get("reward_change")
+    return {
+        "seeds": sorted(run["seed"] for run in runs),
+        "reward_before": runs[0]["reward_before"] if runs else None,
+        "words_before": runs[0]["words_before"] if runs else None,
+        **{name: interval.as_dict() for name, interval in figures.items()},
+        "learns": bool(change and change.above(0.0)),
+        "verdict": verdict(change),
+    }
+
+
+def verdict(change) -> str:
+    if change is None:
+        return "no runs"
+    if change.low is None:
+        return "one seed: no interval, no verdict"
+    pct = f"{change.confidence:.0%}"
+    if change.above(0.0):
+        return f"reward change above zero with {pct} confidence"
+    if change.below(0.0):
+        return f"reward change BELOW zero with {pct} confidence"
+    return f"NOT shown to learn: the {pct} interval of the reward change includes zero"
+
+
+def _cell(figure: dict | None, digits: int) -> str:
+    if not figure:
+        return "n/a"
+    mean = f"{figure['mean']:+.{digits}f}" if digits == 3 else f"{figure['mean']:.{digits}f}"
+    if figure["ci"] is None:
+        return mean
+    low, high = figure["ci"]
+    return f"{mean} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def table(summaries: dict[str, dict]) -> str:
+    """The text table: one row per optimizer, mean [95% interval] over seeds."""
+    columns = [
+        ("reward change", "reward_change", 3, 24),
+        ("words after", "words_after", 1, 20),
+        ("KL nats", "kl_to_reference_nats", 2, 20),
+        ("train wall s", "train_s", 0, 20),
+        ("train CPU s", "train_cpu_s", 0, 20),
+    ]
+    rows = [
+        f"{'optimizer':10} {'seeds':>5} {'reward before':>13} {'words before':>12}  "
+        + "".join(f"{title:<{width}}" for title, _, _, width in columns)
+        + "verdict"
+    ]
+    for name, s in summaries.items():
+        rows.append(
+            f"{name:10} {len(s['seeds']):>5} {s['reward_before']:>13.3f} {s['words_before']:>12.1f}  "
+            + "".join(f"{_cell(s.get(field), digits):<{width}}" for _, field, digits, width in columns)
+            + s["verdict"]
+        )
+    return "\n".join(rows)
+
+
+def _same_settings(entry: dict, options: dict, args) -> bool:
+    settings = entry.get("settings", {})
+    return entry.get("options") == options and all(
+        settings.get(key) == getattr(args, key)
+        for key in ("max_new_tokens", "train_prompts", "best_of", "quick")
+    )
+
+
+@contextlib.contextmanager
+def locked_results(out: Path):
+    """Read-modify-write of the results file under an exclusive lock, so processes running other seeds of the
+    same benchmark in parallel (``--first-seed``) add their runs to one file without losing each other's."""
+    import fcntl
+
+    with open(out.parent / f".{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = json.loads(out.read_text()) if out.exists() else {}
+        yield results
+        atomic_write_text(out, json.dumps(results, indent=2) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=5, help="Runs per optimizer (default 5).")
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="Seeds first..first+N-1 (to split seeds over processes)."
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", action="append", choices=["dpo", "grpo", "ppo"])
     parser.add_argument("--max-new-tokens", type=int, default=48)
@@ -208,28 +327,91 @@ def main() -> None:
         "--threads", type=int, default=None, help="torch threads (1 on an oversubscribed machine)."
     )
     parser.add_argument("--best-of", type=int, default=4)
-    parser.add_argument("--workdir", default="/tmp/rlaif-optimizers-learn")
+    parser.add_argument(
+        "--workdir", default=None, help="Checkpoints go here (default: a folder in the system temp dir)."
+    )
+    parser.add_argument("--fresh", action="store_true", help="Re-run seeds already in the results file.")
+    parser.add_argument(
+        "--report", action="store_true", help="Train nothing: rewrite the .txt from the .json."
+    )
     default_out = "benchmarks/results/optimizers_learn.json"  # recorded in the settings: no machine's path
     parser.add_argument("--out", default=default_out, help="(default: %(default)s in the repository)")
     args = parser.parse_args()
+    if args.seeds < 1:
+        parser.error("--seeds must be at least 1")
     if args.threads:
         torch.set_num_threads(args.threads)
+    workdir = Path(args.workdir or Path(tempfile.gettempdir()) / "rlaif-optimizers-learn")
     out = ROOT / default_out if args.out == default_out else Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    records = []
-    for name in args.only or ["dpo", "grpo", "ppo"]:
-        records.append(run_one(name, args, Path(args.workdir)))
-        previous = json.loads(out.read_text()) if out.exists() else {}
-        previous[name + ("-quick" if args.quick else "")] = {**records[-1], "settings": vars(args)}
-        out.write_text(json.dumps(previous, indent=2) + "\n")  # after each optimizer: a crash keeps the rest
+    load_before, wall_started = load_average(), time.perf_counter()
+    if args.report:
+        text = report(json.loads(out.read_text()))
+        print(text)
+        atomic_write_text(out.with_suffix(".txt"), text)
+        return
+    names = args.only or ["dpo", "grpo", "ppo"]
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    settings = {key: value for key, value in vars(args).items() if key not in ("workdir", "out", "fresh")}
+    for name in names:
+        key = name + ("-quick" if args.quick else "")
+        options = run_options(name, args)
+        with locked_results(out) as results:
+            entry = results.get(key, {})
+            if not _same_settings(entry, options, args) or "runs" not in entry:
+                entry = {"options": options, "settings": settings, "runs": []}  # other settings: start over
+            if args.fresh:
+                entry["runs"] = [run for run in entry["runs"] if run["seed"] not in seeds]
+            results[key] = entry
+        for seed in seeds:
+            if any(run["seed"] == seed for run in entry["runs"]):
+                print(f"[{name} seed {seed}] already in {args.out}, skipped (--fresh re-runs it)", flush=True)
+                continue
+            record = run_one(name, seed, args, workdir)
+            with locked_results(out) as results:  # after each run: a kill keeps the rest
+                entry = results[key]
+                entry["runs"] = sorted(
+                    [run for run in entry["runs"] if run["seed"] != seed] + [record], key=lambda r: r["seed"]
+                )
+                entry["summary"] = summarize(entry["runs"])
+    with locked_results(out) as results:
+        text = report(results)
+    print(text)
     print(
-        f"{'optimizer':10} {'reward before':>14} {'after':>8} {'words before':>13} {'after':>7} {'KL nats':>8} {'train s':>8}"
+        f"load average before {load_before}, after {load_average()}; wall {time.perf_counter() - wall_started:.0f} s"
     )
-    for r in records:
-        print(
-            f"{r['optimizer']:10} {r['reward_before']:14.3f} {r['reward_after']:8.3f} {r['words_before']:13.1f} "
-            f"{r['words_after']:7.1f} {r['kl_to_reference_nats']:8.3f} {r['train_s']:8.1f}"
+    atomic_write_text(out.with_suffix(".txt"), text)
+
+
+def command_of(settings: dict) -> str:
+    """The command line that reproduces an entry's runs (all its seeds in one process)."""
+    flags = [f"--only {settings['only'][0]}" if settings.get("only") else ""]
+    flags += ["--quick" if settings.get("quick") else ""]
+    flags += [f"--threads {settings['threads']}" if settings.get("threads") else ""]
+    flags += [f"--train-prompts {settings['train_prompts']}" if settings.get("train_prompts") else ""]
+    return " ".join(["python benchmarks/optimizers_learn.py", *[flag for flag in flags if flag]])
+
+
+def report(results: dict) -> str:
+    """The text report of every multi-seed entry in the results file: table, then how each row was made."""
+    keys = [key for key, entry in results.items() if entry.get("summary") and entry.get("runs")]
+    lines = [
+        "# benchmarks/optimizers_learn.py: held-out reward (16 prompts, greedy) before and after training, over seeds",
+        "# mean over seeds [95% Student t interval, n - 1 degrees of freedom]; reward change = after - before",
+        table({key: results[key]["summary"] for key in keys}),
+        "",
+    ]
+    for key in keys:
+        entry = results[key]
+        runs = entry["runs"]
+        loads = [run["load_average"].split("/")[0] for run in runs if run.get("load_average")]
+        lines.append(
+            f"{key}: {command_of(entry['settings'])} --seeds {len(runs)}  (seeds "
+            f"{', '.join(str(run['seed']) for run in runs)}; {runs[0]['train_prompts']} training prompts; "
+            f"torch threads {runs[0].get('threads')}; 1-min load average after each run "
+            f"{', '.join(loads) or 'n/a'} on a 2-core machine; options {json.dumps(entry['options'])})"
         )
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

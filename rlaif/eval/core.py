@@ -12,8 +12,9 @@ a loss below ``0.5 - margin``, otherwise a tie, and ``win_rate = (wins + ties / 
 The KL estimate is KL(model || baseline) on the model's own samples ``y`` (at the sampling settings used),
 with Schulman's non-negative "k3" estimator: for each response token, with ``r = p_baseline / p_model`` of the
 sampled token, ``(r - 1) - log r`` (never negative; its expectation is that position's KL), summed over the
-response, then averaged over prompts and reported with a 95% interval. The plain log-ratio mean ("k1") can come
-out negative on a handful of samples, which a divergence never is; it is kept as ``k1`` for reference.
+response, then averaged over prompts and reported with a 95% Student t interval (:mod:`rlaif.eval.stats`).
+The plain log-ratio mean ("k1") can come out negative on a handful of samples, which a divergence never is; it
+is kept as ``k1`` for reference.
 Available when both backends implement the optional ``response_logprobs`` (per-token where they can; a backend
 that only gives sequence totals gets the same estimator on the whole sequence).
 """
@@ -197,19 +198,18 @@ def kl_terms(model_lp: Any, baseline_lp: Any) -> dict[str, Any] | None:
 
 def kl_estimate(terms: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
     """KL(model || baseline) over prompts from their :func:`kl_terms` (see module docstring)."""
-    import math
-    import statistics
+    from rlaif.eval.stats import t_interval
 
     present = [term for term in terms if term]
     per_prompt = [term["k3"] for term in present]
     k1 = [term["k1"] for term in present]
     per_token = all(term["per_token"] for term in present)
     n = len(per_prompt)
-    estimate = sum(per_prompt) / n if n else None
-    half = 1.96 * statistics.stdev(per_prompt) / math.sqrt(n) if n > 1 else None
+    interval = t_interval(per_prompt) if n else None
+    estimate = interval.mean if interval else None
     return {
         "estimate": estimate,
-        "ci95": [max(0.0, estimate - half), estimate + half] if half is not None else None,
+        "ci95": [max(0.0, interval.low), interval.high] if interval and interval.low is not None else None,
         "n": n,
         "k1": sum(k1) / n if n else None,
         "method": "k3 (Schulman): mean over prompts of sum over response tokens of (r - 1) - log r, "

@@ -22,7 +22,9 @@ from typing import Any
 from rlaif.errors import Problem, RlaifError
 from rlaif.files import load_json_object
 
-UNKNOWN_HINT = "label pairs: `rlaif label RUN_DIR`; or save `rlaif judge-eval ... --json`, set judge_agreement"
+UNKNOWN_HINT = (
+    "label pairs: `rlaif label RUN_DIR`; or save `rlaif judge-eval ... --json`, set judge_agreement"
+)
 
 
 def _number(value: Any) -> bool:
