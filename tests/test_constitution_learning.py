@@ -193,6 +193,12 @@ def test_learn_selects_exactly_the_principles_the_labels_support(tmp_path):
     assert meta["agreement"] == candidates["learned-longer"]["agreement"] and meta["n"] == 28
     assert meta["interval"] == candidates["learned-longer"]["interval"]
     assert meta["held_out"]["agreement"] == round(exact(held_rows, longer), 4)
+    # every principle says what was measured of it, the starting ones too
+    for start in load_constitution("concise-direct").principles:
+        measured = written.principle(start.id).metadata["measured"]
+        assert measured["origin"] == "starting constitution" and measured["n"] == 28
+        assert measured["agreement"] == 0.5 and measured["held_out"]["agreement"] == 0.5
+        assert written.principle(start.id).judging_question == start.judging_question
 
 
 def test_from_scratch_writes_only_learned_principles_or_nothing(tmp_path):

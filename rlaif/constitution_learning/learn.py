@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -238,7 +238,9 @@ def learn_constitution(
             pool.close()
     learned_principles = _with_metadata(chosen, candidates, selection, held_cols, tune, held)
     written_principles = (
-        learned_principles if options.from_scratch else [*start.principles, *learned_principles]
+        learned_principles
+        if options.from_scratch
+        else [*_measured(start.principles, tune_cols, held_cols, held), *learned_principles]
     )
     report = _report(
         options, start, tune, held, tune_cols, held_cols, candidates, selection, written_principles, calls
@@ -294,6 +296,29 @@ def _judge_many(
     finally:
         if bar is not None:
             bar.close()
+
+
+def _measured(
+    principles: Sequence[Principle],
+    tune_cols: dict[str, list[float]],
+    held_cols: dict[str, list[float]],
+    held: Sequence[PreferencePair],
+) -> list[Principle]:
+    """The starting principles, each carrying what this run measured of it (tuning and held-out agreement).
+
+    They were judged on both splits anyway (the baseline to beat), so the written file says of *every* principle
+    how well it reconstructs the labels, not only of the learned ones; the principle itself is unchanged.
+    """
+    out = []
+    for principle in principles:
+        measured = {
+            **agreement_of(agreements(tune_cols[principle.id])).to_dict(),
+            "split": "tuning",
+            "held_out": agreement_of(agreements(held_cols[principle.id])).to_dict() if held else None,
+            "origin": "starting constitution",
+        }
+        out.append(replace(principle, metadata={**(principle.metadata or {}), "measured": measured}))
+    return out
 
 
 def _with_metadata(
