@@ -49,6 +49,14 @@ _judge_opts = [
 ]
 
 
+_output_opts = [
+    click.option(
+        "--report", type=click.Path(dir_okay=False, writable=True), help="Also write the report as JSON."
+    ),
+    click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
+]
+
+
 def _with(options: list[Any]):
     def decorate(command: Any) -> Any:
         for decorator in reversed(options):
@@ -132,10 +140,7 @@ def _with(options: list[Any]):
     type=click.Path(dir_okay=False, writable=True),
     help="Journal of finished model calls (default OUTPUT.journal.jsonl); re-running resumes from it.",
 )
-@click.option(
-    "--report", type=click.Path(dir_okay=False, writable=True), help="Also write the report as JSON."
-)
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@_with(_output_opts)
 def learn(
     data,
     output,
@@ -258,10 +263,7 @@ def _print_learn(report: dict[str, Any]) -> None:
     type=click.Path(dir_okay=False, writable=True),
     help="Keep finished judge calls here (re-running resumes; `learn`'s journal works too).",
 )
-@click.option(
-    "--report", type=click.Path(dir_okay=False, writable=True), help="Also write the report as JSON."
-)
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@_with(_output_opts)
 def audit(
     constitution,
     labels,
